@@ -1,0 +1,3 @@
+from gauss4d.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from gnn_explain.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from interp_tools.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from kron_mle.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from lowrank_compress.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from ssm_core.cli import main
+
+raise SystemExit(main())

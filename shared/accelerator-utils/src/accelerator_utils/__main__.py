@@ -1,0 +1,3 @@
+from accelerator_utils.cli import main
+
+raise SystemExit(main())

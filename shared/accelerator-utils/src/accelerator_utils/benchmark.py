@@ -1,0 +1,225 @@
+"""Side-by-side benchmarks: candidates run interleaved in one process, reported as ratios.
+
+Each round runs every candidate once, in an order rotated from round to round, so drift in the
+machine's speed (thermal, other load) hits all candidates alike. The ratio to the baseline is
+taken per round, and its median and interquartile range are reported with each median time.
+
+>>> cmp = compare({"loop": slow, "vectorised": fast}, baseline="loop", repeats=7)
+>>> print(cmp.to_markdown())
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from accelerator_utils.device import DeviceLike
+from accelerator_utils.environment import environment, hardware_summary
+from accelerator_utils.io import atomic_write_json, atomic_write_text
+from accelerator_utils.timing import Timer, format_seconds
+
+
+@dataclass(frozen=True)
+class Row:
+    """One candidate's result: seconds per call and the ratio of its time to the baseline's."""
+
+    name: str
+    median_s: float
+    iqr_s: float
+    ratio: float
+    ratio_iqr: float
+    calls_per_timing: int
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster than the baseline (baseline time / this time)."""
+        return 1.0 / self.ratio
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of :func:`compare`."""
+
+    title: str
+    baseline: str
+    rows: tuple[Row, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def row(self, name: str) -> Row:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(f"no candidate {name!r}; candidates: {[r.name for r in self.rows]}")
+
+    def speedup(self, name: str) -> float:
+        """Baseline time / ``name``'s time, the median over rounds."""
+        return self.row(name).speedup
+
+    def to_markdown(self) -> str:
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        lines = [
+            f"**{self.title}**" + (f" ({params})" if params else ""),
+            "",
+            f"| candidate | median | IQR | time / {self.baseline} | speed-up |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in self.rows:
+            lines.append(
+                f"| {r.name} | {format_seconds(r.median_s)} | {format_seconds(r.iqr_s)} "
+                f"| {r.ratio:.3g} ± {r.ratio_iqr:.2g} | {r.speedup:.3g}× |"
+            )
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "baseline": self.baseline,
+            "params": self.params,
+            "rows": [asdict(r) | {"speedup": r.speedup} for r in self.rows],
+        }
+
+
+def _calls_for(fn: Callable[[], Any], device: DeviceLike, min_time_s: float) -> int:
+    with Timer(device) as t:
+        fn()
+    return max(1, math.ceil(min_time_s / max(t.elapsed_s, 1e-9)))
+
+
+def _iqr(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[2] - q[0]
+
+
+def compare(
+    candidates: Mapping[str, Callable[[], Any]],
+    *,
+    baseline: str | None = None,
+    title: str = "comparison",
+    repeats: int = 7,
+    warmup: int = 1,
+    min_time_s: float = 0.02,
+    device: DeviceLike = None,
+    params: Mapping[str, Any] | None = None,
+) -> Comparison:
+    """Time ``candidates`` side by side, interleaved, and compare each with ``baseline``.
+
+    Each timing repeats a call enough times to last at least ``min_time_s`` (calibrated once,
+    per candidate), so microsecond-scale functions are measured above timer resolution.
+    ``baseline`` defaults to the first candidate.
+    """
+    if not candidates:
+        raise ValueError("compare needs at least one candidate")
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats=} {warmup=}")
+    names = list(candidates)
+    baseline = names[0] if baseline is None else baseline
+    if baseline not in candidates:
+        raise ValueError(f"baseline {baseline!r} is not among the candidates {names}")
+    for _ in range(warmup):
+        for fn in candidates.values():
+            fn()
+    calls = {n: _calls_for(candidates[n], device, min_time_s) for n in names}
+    per_call: dict[str, list[float]] = {n: [] for n in names}
+    for round_ in range(repeats):
+        order = names[round_ % len(names) :] + names[: round_ % len(names)]
+        for n in order:
+            fn = candidates[n]
+            with Timer(device) as t:
+                for _ in range(calls[n]):
+                    fn()
+            per_call[n].append(t.elapsed_s / calls[n])
+    base = per_call[baseline]
+    rows = []
+    for n in names:
+        ratios = [c / b for c, b in zip(per_call[n], base)]
+        rows.append(
+            Row(
+                n,
+                statistics.median(per_call[n]),
+                _iqr(per_call[n]),
+                statistics.median(ratios),
+                _iqr(ratios),
+                calls[n],
+            )
+        )
+    return Comparison(title, baseline, tuple(rows), dict(params or {}))
+
+
+@dataclass
+class BenchmarkReport:
+    """A package's benchmark results: comparisons and headline metrics, with the environment.
+
+    ``write(directory)`` saves ``<name>.json`` (read by the monorepo's report tool) and
+    ``<name>.md`` atomically.
+    """
+
+    package: str
+    comparisons: list[Comparison] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+    def add(self, comparison: Comparison) -> Comparison:
+        self.comparisons.append(comparison)
+        return comparison
+
+    def metric(
+        self,
+        name: str,
+        value: float,
+        unit: str = "",
+        *,
+        target: str | None = None,
+        passed: bool | None = None,
+        anchor: str | None = None,
+    ) -> None:
+        """Record a headline figure, with the target it is held to and whether it passed."""
+        self.metrics.append(
+            {
+                "name": name,
+                "value": value,
+                "unit": unit,
+                "target": target,
+                "passed": passed,
+                "anchor": anchor,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "hardware": hardware_summary(),
+            "environment": environment(),
+            "wall_time_s": time.time() - self.started,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "metrics": self.metrics,
+        }
+
+    def to_markdown(self) -> str:
+        parts = [f"# Benchmarks of {self.package}", "", f"Hardware: {hardware_summary()}", ""]
+        if self.metrics:
+            parts += ["| metric | value | target | passed |", "|---|---:|---|---|"]
+            for m in self.metrics:
+                passed = "" if m["passed"] is None else ("yes" if m["passed"] else "NO")
+                parts.append(
+                    f"| {m['name']} | {m['value']:.4g} {m['unit']} | {m['target'] or ''} | {passed} |"
+                )
+            parts.append("")
+        for c in self.comparisons:
+            parts += [c.to_markdown(), ""]
+        return "\n".join(parts)
+
+    def write(self, directory: str | Path, name: str | None = None) -> Path:
+        """Write ``<name>.json`` and ``<name>.md`` into ``directory``; return the JSON path."""
+        directory = Path(directory)
+        stem = name or self.package
+        json_path = directory / f"{stem}.json"
+        atomic_write_json(json_path, self.to_dict())
+        atomic_write_text(directory / f"{stem}.md", self.to_markdown() + "\n")
+        return json_path
