@@ -1,0 +1,93 @@
+"""The repository scripts: workspace discovery, affected packages, releases, wheel origin."""
+
+import json
+import subprocess
+import sys
+
+import affected
+import check_wheel_origin
+import pytest
+import release
+import workspace
+
+PACKAGES = ["gauss4d", "gnn-explain", "interp-tools", "kron-mle", "lowrank-compress", "ssm-core"]
+
+
+def test_members_and_dependency_graph():
+    members = workspace.members()
+    assert sorted(members) == sorted(["accelerator-utils", *PACKAGES])
+    for name in PACKAGES:
+        assert workspace.closure(name) == ["accelerator-utils", name]
+        assert members[name].path == workspace.ROOT / "packages" / name
+    assert sorted(workspace.dependents("accelerator-utils")) == PACKAGES
+    assert workspace.dependents("kron-mle") == []
+
+
+def test_affected_packages():
+    assert affected.affected(["packages/kron-mle/src/kron_mle/x.py"]) == ["kron-mle"]
+    assert affected.affected(["shared/accelerator-utils/src/accelerator_utils/timing.py"]) == list(
+        workspace.members()
+    )
+    assert affected.affected(["noxfile.py"]) == list(workspace.members())
+    assert affected.affected(["README.md", "packages/kron-mle-old-notes.txt"]) == []
+
+
+def test_release_bumps_only_and_requires_changelog_entry():
+    pyproject = '[project]\nname = "kron-mle"\nversion = "0.1.9"\n'
+    changelog = (
+        "# Changelog\n\n## [Unreleased]\n\n### Added\n- fit\n\n## [0.1.9] - 2026-01-01\n- old\n"
+    )
+    new_py, new_cl, version = release.release_texts(pyproject, changelog, "minor", "2026-11-22")
+    assert version == "0.2.0"
+    assert 'version = "0.2.0"' in new_py
+    assert (
+        new_cl.index("## [Unreleased]")
+        < new_cl.index("## [0.2.0] - 2026-11-22")
+        < new_cl.index("- fit")
+    )
+    assert "## [0.1.9] - 2026-01-01" in new_cl
+    assert release.release_texts(pyproject, changelog, "patch", "d")[2] == "0.1.10"
+    assert release.release_texts(pyproject, changelog, "major", "d")[2] == "1.0.0"
+    with pytest.raises(SystemExit, match="Unreleased"):
+        release.release_texts(
+            pyproject, "# Changelog\n\n## [Unreleased]\n\n## [0.1.9]\n", "patch", "d"
+        )
+
+
+def test_release_dry_run_changes_nothing():
+    before = (workspace.ROOT / "packages/kron-mle/pyproject.toml").read_text()
+    out = subprocess.run(
+        [sys.executable, str(workspace.ROOT / "tools/release.py"), "kron-mle", "--dry-run"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "kron-mle:" in out and "dry run" in out
+    assert (workspace.ROOT / "packages/kron-mle/pyproject.toml").read_text() == before
+
+
+def test_workspace_distributions_come_from_the_workspace():
+    """In this environment every member was installed from the workspace, never from an index
+    (accelerator-utils and interp-tools are also names of unrelated projects on PyPI)."""
+    for name, member in workspace.members().items():
+        path = check_wheel_origin.origin(name)
+        assert path is not None, f"{name} has no direct_url.json: installed from an index?"
+        assert path.resolve() == member.path.resolve(), (name, path)
+
+
+def test_wheel_origin_check_rejects_other_sources(tmp_path, capsys):
+    assert check_wheel_origin.main(str(tmp_path), ["accelerator-utils"]) == 1
+    assert "not from" in capsys.readouterr().err
+    assert check_wheel_origin.main(str(tmp_path), ["surely-not-installed-pkg"]) == 1
+
+
+def test_uv_environment_pins_cpu_torch_when_a_local_wheel_exists(tmp_path, monkeypatch):
+    links = tmp_path / "wheels"
+    links.mkdir()
+    (links / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    env = workspace.uv_environment(tmp_path / "c")
+    assert env["UV_FIND_LINKS"] == str(links)
+    assert env["UV_PYTHON_DOWNLOADS"] == "never"
+    assert (tmp_path / "c" / "cpu-torch-constraints.txt").read_text() == "torch==2.13.0+cpu\n"
+    assert json.dumps(env)  # plain strings only
