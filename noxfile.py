@@ -110,6 +110,7 @@ def lint(session: nox.Session) -> None:
     """ruff; deptry (each package imports only what it declares); import-linter contracts."""
     _prepare(session)
     _install_members(session, list(MEMBERS), *LINT_TOOLS)
+    _check_torch(session)
     session.run("ruff", "check", ".")
     for member in MEMBERS.values():
         session.chdir(member.path)
