@@ -136,3 +136,15 @@ def release(session: nox.Session, package: str) -> None:
     """Bump one package's version, move its [Unreleased] changelog entry under it, commit and tag
     ``<package>-vX.Y.Z``. Arguments after ``--`` go to tools/release.py (``--part``, ``--dry-run``)."""
     session.run(sys.executable, str(ROOT / "tools" / "release.py"), package, *session.posargs)
+
+
+@nox.session(default=False)
+def benchmarks(session: nox.Session) -> None:
+    """Every package's benchmarks at a quick size (``-- --size full`` for heavy sizes), collected
+    into BENCHMARKS.md with PNG plots."""
+    _prepare(session)
+    # a package's optional `bench` extra holds what only its benchmarks need
+    targets = [f"{m.rel}[bench]" if "bench" in m.extras else m.rel for m in MEMBERS.values()]
+    session.install(*targets, "matplotlib>=3.7")
+    _check_torch(session)
+    session.run("python", str(ROOT / "tools" / "benchmark_report.py"), *session.posargs)

@@ -28,6 +28,7 @@ class Member:
     version: str
     requirements: tuple[str, ...]
     test_requirements: tuple[str, ...]
+    extras: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -56,6 +57,7 @@ def members() -> dict[str, Member]:
                 version=project["version"],
                 requirements=tuple(project.get("dependencies", [])),
                 test_requirements=tuple(data.get("dependency-groups", {}).get("test", [])),
+                extras=tuple(project.get("optional-dependencies", {})),
             )
     return found
 
