@@ -46,3 +46,28 @@ def test_split_sizes():
     assert split_sizes(0, 4) == []
     with pytest.raises(ValueError):
         split_sizes(3, 0)
+
+
+def _fails_above(limit, calls):
+    def fn(chunk):
+        calls.append(chunk.shape[0])
+        if chunk.shape[0] > limit:
+            raise torch.cuda.OutOfMemoryError("simulated out of memory")
+        return chunk * 2
+
+    return fn
+
+
+def test_out_of_memory_backs_off_to_a_fitting_chunk():
+    x = torch.arange(100.0)
+    calls = []
+    out = chunked_apply(_fails_above(20, calls), x, bytes_per_item=4, budget_bytes=4 * 100)
+    assert torch.equal(out, x * 2)
+    assert calls[:3] == [100, 50, 25] and set(calls[3:]) <= {12, 4}  # halved until it fits
+
+
+def test_out_of_memory_at_the_floor_is_a_clear_error():
+    with pytest.raises(MemoryBudgetError, match="floor 16"):
+        chunked_apply(
+            _fails_above(8, []), torch.zeros(64), bytes_per_item=4, budget_bytes=256, min_chunk=16
+        )

@@ -47,7 +47,8 @@ def chunked_apply(
     ``fn`` must act independently on each slice along ``dim`` (a batched function).
     ``bytes_per_item`` is the working memory one slice needs (inputs, temporaries, output).
     ``budget_bytes`` defaults to ``budget_fraction`` of the memory available on the inputs'
-    device. On CUDA a chunk hitting OOM is halved and retried, never below ``min_chunk``.
+    device. A chunk that raises an out-of-memory error (CUDA; the CPU's OOM killer raises
+    nothing, hence the budget) is halved and retried, never below ``min_chunk``.
     """
     if not inputs:
         raise ValueError("chunked_apply needs at least one input tensor")
@@ -67,7 +68,7 @@ def chunked_apply(
         try:
             outputs.append(fn(*(x.narrow(dim, start, stop - start) for x in inputs)))
         except torch.cuda.OutOfMemoryError as exc:
-            if device.type != "cuda" or size <= min_chunk:
+            if size <= min_chunk:
                 raise MemoryBudgetError(
                     f"out of memory at chunk size {size} (floor {min_chunk}) on {device}: "
                     "lower min_chunk, free memory, or use a smaller problem"
