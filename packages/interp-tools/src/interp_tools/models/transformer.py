@@ -1,0 +1,145 @@
+"""A small causal transformer (nanoGPT-like) with named hook points.
+
+Hook points (``HookPoint`` modules, names as in ``named_modules()``)::
+
+    hook_embed, hook_pos_embed                 [B, T, d_model]
+    blocks.{l}.hook_resid_pre / hook_resid_mid / hook_resid_post   [B, T, d_model]
+    blocks.{l}.attn.hook_q / hook_k / hook_v / hook_z              [B, T, H, d_head]
+    blocks.{l}.attn.hook_scores / hook_pattern                     [B, H, T_q, T_k]
+    blocks.{l}.hook_attn_out / hook_mlp_out                        [B, T, d_model]
+    blocks.{l}.mlp.hook_pre / hook_post                            [B, T, d_mlp]
+    hook_resid_final                                               [B, T, d_model]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from interp_tools.hooks.core import HookPoint
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Shape of the model. ``d_mlp=None`` gives an attention-only model."""
+
+    n_layers: int = 2
+    d_model: int = 64
+    n_heads: int = 4
+    d_head: int = 16
+    d_mlp: int | None = 256
+    d_vocab: int = 64
+    n_ctx: int = 32
+    layernorm: bool = True
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("n_layers", "d_model", "n_heads", "d_head", "d_vocab", "n_ctx"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"TransformerConfig.{name} must be >= 1, got {getattr(self, name)}"
+                )
+        if self.d_mlp is not None and self.d_mlp < 1:
+            raise ValueError(f"d_mlp must be >= 1 or None (attention only), got {self.d_mlp}")
+
+
+def _norm(cfg: TransformerConfig) -> nn.Module:
+    return nn.LayerNorm(cfg.d_model) if cfg.layernorm else nn.Identity()
+
+
+class Attention(nn.Module):
+    """Multi-head causal self-attention with per-head hook points."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        inner = cfg.n_heads * cfg.d_head
+        self.W_Q = nn.Linear(cfg.d_model, inner, bias=cfg.bias)
+        self.W_K = nn.Linear(cfg.d_model, inner, bias=cfg.bias)
+        self.W_V = nn.Linear(cfg.d_model, inner, bias=cfg.bias)
+        self.W_O = nn.Linear(inner, cfg.d_model, bias=cfg.bias)
+        for name in ("q", "k", "v", "scores", "pattern", "z"):
+            setattr(self, f"hook_{name}", HookPoint())
+        mask = torch.tril(torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool))
+        self.register_buffer("mask", mask, persistent=False)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(*x.shape[:2], self.cfg.n_heads, self.cfg.d_head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: [B, T, d_model] → [B, T, d_model]."""
+        T = x.shape[1]
+        q = self.hook_q(self._heads(self.W_Q(x)))
+        k = self.hook_k(self._heads(self.W_K(x)))
+        v = self.hook_v(self._heads(self.W_V(x)))
+        scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(self.cfg.d_head)
+        scores = self.hook_scores(scores.masked_fill(~self.mask[:T, :T], float("-inf")))
+        pattern = self.hook_pattern(scores.softmax(dim=-1))
+        z = self.hook_z(torch.einsum("bhqk,bkhd->bqhd", pattern, v))
+        return self.W_O(z.reshape(*z.shape[:2], -1))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        assert cfg.d_mlp is not None
+        self.W_in = nn.Linear(cfg.d_model, cfg.d_mlp, bias=cfg.bias)
+        self.W_out = nn.Linear(cfg.d_mlp, cfg.d_model, bias=cfg.bias)
+        self.hook_pre = HookPoint()
+        self.hook_post = HookPoint()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.W_out(self.hook_post(torch.nn.functional.gelu(self.hook_pre(self.W_in(x)))))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.ln1 = _norm(cfg)
+        self.attn = Attention(cfg)
+        self.ln2 = _norm(cfg) if cfg.d_mlp is not None else None
+        self.mlp = MLP(cfg) if cfg.d_mlp is not None else None
+        for name in ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post"):
+            setattr(self, f"hook_{name}", HookPoint())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.hook_resid_pre(x)
+        x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.ln1(x))))
+        if self.mlp is not None:
+            x = x + self.hook_mlp_out(self.mlp(self.ln2(x)))
+        return self.hook_resid_post(x)
+
+
+class Transformer(nn.Module):
+    """Token + learned positional embeddings, ``n_layers`` blocks, final norm, unembedding."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.W_E = nn.Embedding(cfg.d_vocab, cfg.d_model)
+        self.W_pos = nn.Embedding(cfg.n_ctx, cfg.d_model)
+        self.hook_embed = HookPoint()
+        self.hook_pos_embed = HookPoint()
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln_final = _norm(cfg)
+        self.hook_resid_final = HookPoint()
+        self.W_U = nn.Linear(cfg.d_model, cfg.d_vocab, bias=cfg.bias)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens``: [B, T] int64 with T ≤ n_ctx → logits [B, T, d_vocab]."""
+        if tokens.ndim != 2 or tokens.dtype not in (torch.int64, torch.int32):
+            raise ValueError(
+                f"tokens must be an integer tensor [B, T], got {tokens.dtype} "
+                f"of shape {tuple(tokens.shape)}"
+            )
+        T = tokens.shape[1]
+        if T > self.cfg.n_ctx:
+            raise ValueError(f"sequence length {T} exceeds n_ctx={self.cfg.n_ctx}")
+        pos = torch.arange(T, device=tokens.device)
+        x = self.hook_embed(self.W_E(tokens)) + self.hook_pos_embed(self.W_pos(pos))[None]
+        for block in self.blocks:
+            x = block(x)
+        return self.W_U(self.hook_resid_final(self.ln_final(x)))
