@@ -50,3 +50,11 @@ def test_matmul_precision_is_restored():
         with matmul_precision("fastest"):  # type: ignore[arg-type]
             pass
     assert get_matmul_precision() == before
+
+
+def test_each_level_round_trips():
+    before = get_matmul_precision()
+    for level in ("highest", "high", "medium"):
+        with matmul_precision(level):
+            assert get_matmul_precision() == level
+    assert get_matmul_precision() == before

@@ -41,27 +41,59 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device | str = "cpu") 
     return dtype
 
 
+# torch >= 2.9 sets precision per backend (``fp32_precision``); mixing that with the legacy
+# ``set_float32_matmul_precision`` makes the legacy getter raise, so each torch gets its own API.
+_NEW_API = {
+    "cuda": {"highest": "ieee", "high": "tf32", "medium": "tf32"},
+    "mkldnn": {"highest": "ieee", "high": "tf32", "medium": "bf16"},
+}
+
+
+def _backends() -> dict[str, object] | None:
+    """The per-backend matmul settings objects of the new API, or None on older torch."""
+    cuda, mkldnn = torch.backends.cuda.matmul, getattr(torch.backends.mkldnn, "matmul", None)
+    if not hasattr(cuda, "fp32_precision") or mkldnn is None:
+        return None
+    return {"cuda": cuda, "mkldnn": mkldnn}
+
+
 def get_matmul_precision() -> Precision:
     """The current float32 matmul precision ("highest" means IEEE float32, no TF32)."""
-    return torch.get_float32_matmul_precision()  # type: ignore[return-value]
+    backends = _backends()
+    if backends is None:
+        return torch.get_float32_matmul_precision()  # type: ignore[return-value]
+    if backends["mkldnn"].fp32_precision == "bf16":  # type: ignore[attr-defined]
+        return "medium"
+    return "high" if backends["cuda"].fp32_precision == "tf32" else "highest"  # type: ignore[attr-defined]
 
 
 def set_matmul_precision(precision: Precision) -> None:
-    """Set float32 matmul precision: "highest" (IEEE), "high" (TF32), "medium" (bf16 passes).
-
-    Works on torch versions with the legacy switch and on those with ``fp32_precision``.
-    """
+    """Set float32 matmul precision: "highest" (IEEE), "high" (TF32), "medium" (bf16 passes
+    where the backend has them, else TF32). Uses whichever API this torch version has."""
     if precision not in ("highest", "high", "medium"):
         raise ValueError(f"precision must be 'highest', 'high' or 'medium', got {precision!r}")
-    torch.set_float32_matmul_precision(precision)
+    backends = _backends()
+    if backends is None:
+        torch.set_float32_matmul_precision(precision)
+        return
+    for name, obj in backends.items():
+        obj.fp32_precision = _NEW_API[name][precision]  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
 def matmul_precision(precision: Precision) -> Iterator[None]:
-    """Context manager: float32 matmul precision inside the block, restored afterwards."""
-    previous = get_matmul_precision()
+    """Context manager: float32 matmul precision inside the block, restored exactly afterwards."""
+    backends = _backends()
+    if backends is None:
+        previous_legacy = torch.get_float32_matmul_precision()
+    else:
+        previous = {name: obj.fp32_precision for name, obj in backends.items()}  # type: ignore[attr-defined]
     set_matmul_precision(precision)
     try:
         yield
     finally:
-        set_matmul_precision(previous)
+        if backends is None:
+            torch.set_float32_matmul_precision(previous_legacy)
+        else:
+            for name, obj in backends.items():
+                obj.fp32_precision = previous[name]  # type: ignore[attr-defined]
