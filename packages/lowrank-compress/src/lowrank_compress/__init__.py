@@ -4,4 +4,25 @@ from importlib.metadata import version as _version
 
 __version__ = _version("lowrank-compress")
 
-__all__ = ["__version__"]
+from lowrank_compress.compress import (
+    CompressConfig,
+    CompressionReport,
+    CompressionResult,
+    LayerReport,
+    compress,
+)
+from lowrank_compress.layers import LowRankLinear, break_even_rank
+from lowrank_compress.tucker import Tucker2Conv2d, tucker2_conv
+
+__all__ = [
+    "CompressConfig",
+    "CompressionReport",
+    "CompressionResult",
+    "LayerReport",
+    "LowRankLinear",
+    "Tucker2Conv2d",
+    "__version__",
+    "break_even_rank",
+    "compress",
+    "tucker2_conv",
+]

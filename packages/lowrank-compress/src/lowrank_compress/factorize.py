@@ -73,5 +73,5 @@ def layer_error(weight: torch.Tensor, approx: torch.Tensor, gram: torch.Tensor |
     """Relative calibration error tr(ΔCΔᵀ)/tr(WCWᵀ), or relative ‖Δ‖²_F without a Gram."""
     if gram is not None:
         return calibration_error(weight, approx, gram)
-    W = weight.double()
-    return float((W - approx.double()).square().sum() / W.square().sum().clamp_min(1e-300))
+    W = weight.detach().double()
+    return float((W - approx.detach().double()).square().sum() / W.square().sum().clamp_min(1e-300))

@@ -98,6 +98,7 @@ def whiten_factors(
 def calibration_error(weight: torch.Tensor, approx: torch.Tensor, gram: torch.Tensor) -> float:
     """Relative per-layer error ‖X(W−Ŵ)ᵀ‖²_F / ‖XWᵀ‖²_F = tr(Δ C Δᵀ) / tr(W C Wᵀ), in float64."""
     C = gram.double()
-    W, D = weight.double(), weight.double() - approx.double()
+    W = weight.detach().double()
+    D = W - approx.detach().double()
     total = float(torch.einsum("ij,jk,ik->", W, C, W))
     return float(torch.einsum("ij,jk,ik->", D, C, D)) / total if total > 0 else 0.0
