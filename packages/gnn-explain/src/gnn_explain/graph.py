@@ -54,8 +54,7 @@ class Graph:
     def to(self, device: torch.device | str) -> Graph:
         """The same graph with every tensor on ``device``."""
         moved = {
-            k: (v.to(device) if isinstance(v, Tensor) else v)
-            for k, v in self.__dict__.items()
+            k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()
         }
         return replace(self, **moved)
 
@@ -91,7 +90,9 @@ def as_graph(obj: Graph | Any) -> Graph:
     if type(obj).__module__.startswith("torch_geometric"):
         y = getattr(obj, "y", None)
         return Graph(obj.x.float(), obj.edge_index.long(), y=y)
-    raise TypeError(f"expected a gnn_explain.Graph or torch_geometric Data, got {type(obj).__name__}")
+    raise TypeError(
+        f"expected a gnn_explain.Graph or torch_geometric Data, got {type(obj).__name__}"
+    )
 
 
 def to_pyg(graph: Graph) -> Any:

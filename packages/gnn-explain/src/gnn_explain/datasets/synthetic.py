@@ -111,7 +111,11 @@ def _perturb(g: nx.Graph, rng: np.random.Generator, fraction: float = 0.01) -> N
 
 
 def _node_dataset(
-    name: str, g: nx.Graph, labels: list[int], motif_id: list[int], x: Tensor | None,
+    name: str,
+    g: nx.Graph,
+    labels: list[int],
+    motif_id: list[int],
+    x: Tensor | None,
     rng: np.random.Generator,
 ) -> NodeDataset:
     graph = from_networkx(g, x)
@@ -188,8 +192,11 @@ def ba_2motifs(seed: int = 0, num_graphs: int = 1000) -> GraphDataset:
         graph = from_networkx(g, feature_dim=10, fill=0.1)
         node_gt = torch.arange(graph.num_nodes) >= 20
         src, dst = graph.edge_index
-        graphs.append(Graph(graph.x, graph.edge_index, torch.tensor(label), node_gt,
-                            node_gt[src] & node_gt[dst]))
+        graphs.append(
+            Graph(
+                graph.x, graph.edge_index, torch.tensor(label), node_gt, node_gt[src] & node_gt[dst]
+            )
+        )
     tr, va, te = _splits(num_graphs, rng)
     return GraphDataset("ba-2motifs", graphs, tr, va, te, 2)
 

@@ -46,9 +46,7 @@ class GINConv(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, train_eps: bool = False) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(
-            nn.Linear(in_dim, out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim)
-        )
+        self.mlp = nn.Sequential(nn.Linear(in_dim, out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim))
         self.eps = nn.Parameter(torch.zeros(()), requires_grad=train_eps)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:

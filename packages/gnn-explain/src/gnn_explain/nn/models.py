@@ -8,6 +8,7 @@ Both models share one call signature, used by every explainer:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -43,7 +44,7 @@ class _Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         dims = [cfg.in_dim] + [cfg.hidden] * cfg.num_layers
-        self.convs = nn.ModuleList(make_conv(cfg.conv, a, b) for a, b in zip(dims, dims[1:]))
+        self.convs = nn.ModuleList(make_conv(cfg.conv, a, b) for a, b in itertools.pairwise(dims))
         self.concat = cfg.concat
         self.out_dim = cfg.hidden * (cfg.num_layers if cfg.concat else 1)
 
@@ -91,7 +92,9 @@ class GraphClassifier(nn.Module):
         self.num_layers = cfg.num_layers
         self.encoder = _Encoder(cfg)
         self.head = nn.Sequential(
-            nn.Linear(self.encoder.out_dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.num_classes)
+            nn.Linear(self.encoder.out_dim, cfg.hidden),
+            nn.ReLU(),
+            nn.Linear(cfg.hidden, cfg.num_classes),
         )
 
     def embed(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
@@ -117,7 +120,9 @@ def pool(h: Tensor, batch: Tensor, how: str) -> Tensor:
     if how == "max":
         out = torch.full((num_graphs, h.shape[1]), -torch.inf, dtype=h.dtype, device=h.device)
         return out.scatter_reduce(0, index, h, reduce="amax", include_self=True)
-    out = torch.zeros(num_graphs, h.shape[1], dtype=h.dtype, device=h.device).index_add_(0, batch, h)
+    out = torch.zeros(num_graphs, h.shape[1], dtype=h.dtype, device=h.device).index_add_(
+        0, batch, h
+    )
     if how == "mean":
         count = torch.bincount(batch, minlength=num_graphs).clamp(min=1).to(h.dtype)
         out = out / count.unsqueeze(-1)

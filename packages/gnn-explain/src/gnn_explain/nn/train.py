@@ -97,7 +97,11 @@ def train(
         tr, va, te, val_loss = score(model, dataset)
         key = (va, -val_loss)
         if best is None or key > best[0]:
-            best, best_state, best_epoch = (key, (tr, va, te)), copy.deepcopy(model.state_dict()), epoch
+            best, best_state, best_epoch = (
+                (key, (tr, va, te)),
+                copy.deepcopy(model.state_dict()),
+                epoch,
+            )
         bar.set_postfix(val=f"{va:.3f}")
         if epoch - best_epoch >= cfg.patience:
             break
@@ -116,7 +120,10 @@ def _node_epoch(model: nn.Module, ds: NodeDataset, opt: torch.optim.Optimizer) -
 
 
 def _graph_epoch(
-    model: nn.Module, ds: GraphDataset, opt: torch.optim.Optimizer, batch_size: int,
+    model: nn.Module,
+    ds: GraphDataset,
+    opt: torch.optim.Optimizer,
+    batch_size: int,
     gen: torch.Generator,
 ) -> None:
     order = ds.train_idx[torch.randperm(len(ds.train_idx), generator=gen)]

@@ -1,0 +1,1 @@
+"""One explainer per module, all subclasses of :class:`gnn_explain.explain.Explainer`."""

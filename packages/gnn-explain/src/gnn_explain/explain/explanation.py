@@ -1,0 +1,60 @@
+"""The one result type every explainer returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """An explanation of one prediction, on the full input graph's node and edge ids.
+
+    node_mask: (n,) float importance of each node (higher = more important).
+    edge_mask: (E,) float importance of each edge, or None when the explainer scores nodes only.
+    subgraph: (k,) long node ids of a hard subgraph (SubgraphX), or None for soft masks.
+    score: the explainer's own score of its answer (SubgraphX: the Shapley value), or None.
+    target: the explained class. node: the explained node (node tasks) or None (graph tasks).
+    time_s: wall time of the explanation. forward_calls: model calls made;
+    graphs_evaluated: graphs (masked copies) pushed through the model, across those calls.
+    candidates: (node ids, score) of every hard subgraph a search scored (SubgraphX), or None.
+    """
+
+    explainer: str
+    node_mask: Tensor
+    edge_mask: Tensor | None
+    subgraph: Tensor | None
+    score: float | None
+    target: int
+    node: int | None
+    time_s: float
+    forward_calls: int
+    graphs_evaluated: int
+    candidates: list[tuple[Tensor, float]] | None = None
+
+    def nodes_at_size(self, k: int) -> Tensor:
+        """At most ``k`` node ids: the best-scoring candidate of at most ``k`` nodes (the
+        smallest if none is that small), else the hard subgraph, else :meth:`top_nodes`."""
+        if self.candidates:
+            fits = [c for c in self.candidates if len(c[0]) <= k]
+            if not fits:
+                return min(self.candidates, key=lambda c: len(c[0]))[0]
+            return max(fits, key=lambda c: c[1])[0]
+        if self.subgraph is not None:
+            return self.subgraph
+        return self.top_nodes(k)
+
+    def top_nodes(self, k: int) -> Tensor:
+        """The ``k`` most important node ids by ``node_mask``, ties by lower id.
+
+        For node tasks the explained node is always included first.
+        """
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        scores = self.node_mask.clone().double()
+        if self.node is not None:
+            scores[self.node] = torch.inf
+        order = torch.sort(-scores, stable=True).indices
+        return order[: min(k, len(order))]
