@@ -98,7 +98,7 @@ def castle_reduce(dims: tuple[int, ...], n: int) -> tuple[int, ...]:
         for j, m in enumerate(dims):
             other = n * total // m
             if 0 < other - m < m:
-                dims = tuple(m2 for m2 in dims[:j] + (other - m,) + dims[j + 1 :] if m2 > 1)
+                dims = tuple(m2 for m2 in (*dims[:j], other - m, *dims[j + 1 :]) if m2 > 1)
                 changed = True
                 break
     return dims

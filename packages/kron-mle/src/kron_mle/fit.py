@@ -72,7 +72,7 @@ class KronFit:
 
     def unnormalised(self) -> list[torch.Tensor]:
         """Factors whose Kronecker product is the covariance (the scale put on ``Sigma_1``)."""
-        first = self.factors[0] * self.scale.reshape(self.scale.shape + (1, 1))
+        first = self.factors[0] * self.scale.reshape((*self.scale.shape, 1, 1))
         return [first, *self.factors[1:]]
 
     def covariance(self) -> torch.Tensor:
@@ -81,7 +81,7 @@ class KronFit:
             raise ValueError("covariance() is for unbatched fits; index the factors per problem")
         out = self.factors[-1]
         for S in reversed(self.factors[:-1]):
-            out = torch.kron(out, S)
+            out = torch.kron(out.contiguous(), S.contiguous())
         return self.scale * out
 
     def summary(self) -> dict[str, Any]:

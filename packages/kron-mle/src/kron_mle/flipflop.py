@@ -121,7 +121,7 @@ def flipflop(
     Y: torch.Tensor,
     *,
     init: tuple[torch.Tensor, torch.Tensor] | None = None,
-    config: FlipFlopConfig = FlipFlopConfig(),
+    config: FlipFlopConfig | None = None,
     require_convergence: bool = True,
 ) -> EngineResult:
     """Flip-flop on zero-mean data ``Y`` ``(B, n, m1, m2)`` (``B`` independent problems).
@@ -133,6 +133,7 @@ def flipflop(
     (polishing).
     """
     B, n, m1, m2 = Y.shape
+    config = config or FlipFlopConfig()
     tol_ll, tol_score = config.tolerances(Y.dtype)
     rows, cols = stacks(Y)
     if init is None:

@@ -108,7 +108,7 @@ def rational_mle(Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if 0 < n * m2 - m1 < m1:
         _, lam = rational_mle(castle(Y))
         L_lam = checked_cholesky(_normalise(lam), "Lambda (castled Sigma2^{-1})", 0)
-        sigma2 = _normalise(torch.cholesky_inverse(L_lam))
+        sigma2 = _normalise(torch.cholesky_inverse(L_lam)).contiguous()
         rows, _ = stacks(Y)
         return half_step(rows, checked_cholesky(sigma2, "Sigma2", 0)), sigma2
     if 0 < n * m1 - m2 < m2:

@@ -32,7 +32,7 @@ def tensor_flipflop(
     Y: torch.Tensor,
     *,
     init: list[torch.Tensor] | None = None,
-    config: FlipFlopConfig = FlipFlopConfig(),
+    config: FlipFlopConfig | None = None,
     require_convergence: bool = True,
 ) -> EngineResult:
     """Flip-flop on zero-mean data ``Y`` ``(B, n, m1, ..., mK)``; ``init``: factors ``(B, m, m)``.
@@ -43,6 +43,7 @@ def tensor_flipflop(
     B, n = Y.shape[:2]
     dims = Y.shape[2:]
     total = math.prod(dims)
+    config = config or FlipFlopConfig()
     tol_ll, tol_score = config.tolerances(Y.dtype)
     if init is None:
         chols = [torch.eye(m, dtype=Y.dtype, device=Y.device).expand(B, m, m) for m in dims]
