@@ -12,13 +12,13 @@ from kron_mle.tensor import tensor_flipflop
 
 def ref_row_update(Y, S2):
     """Slow reference: (1 / (n m2)) sum_i Y_i S2^{-1} Y_i^T, one sample at a time."""
-    n, m1, m2 = Y.shape
+    n, _, m2 = Y.shape
     inv = torch.linalg.inv(S2)
     return sum(Y[i] @ inv @ Y[i].T for i in range(n)) / (n * m2)
 
 
 def ref_col_update(Y, S1):
-    n, m1, m2 = Y.shape
+    n, m1, _ = Y.shape
     inv = torch.linalg.inv(S1)
     return sum(Y[i].T @ inv @ Y[i] for i in range(n)) / (n * m1)
 

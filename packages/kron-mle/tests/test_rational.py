@@ -92,7 +92,7 @@ def test_exact_rational_arithmetic_case():
     ]
     n, m1, m2 = 2, 3, 2
     Fr = [[[Fraction(v) for v in row] for row in Y] for Y in Ys]
-    stacked = [sum((Fr[i][r] for i in range(n)), []) for r in range(m1)]  # [Y_1 | Y_2]
+    stacked = [[v for i in range(n) for v in Fr[i][r]] for r in range(m1)]  # [Y_1 | Y_2]
     z = _kernel_vector(stacked)
     assert all(v == 0 for v in (row[0] for row in _mm(stacked, [[v] for v in z])))
     Z = [[z[i * m2 + c] for i in range(n)] for c in range(m2)]  # column i = block i

@@ -1,0 +1,128 @@
+"""fit(): normalisations, mean handling, numpy/torch input, batching, AIC/BIC, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from kron_mle import DivergenceError, NoMLEError, NotRationalError, fit, loglik, sample
+
+
+@pytest.fixture
+def Y(spd):
+    return sample([spd(4, 0), spd(3, 1)], 8, mean=torch.ones(4, 3, dtype=torch.float64), seed=2)
+
+
+def _row_update(Yc, S2, n):
+    inv = torch.linalg.inv(S2)
+    return sum(y @ inv @ y.T for y in Yc) / (n * S2.shape[0])
+
+
+def test_mean_estimated_is_the_centred_fixed_point_with_n(Y):
+    """With the mean estimated the MLE solves the flip-flop equations on Y - Ybar with 1/n."""
+    res = fit(Y, method="flipflop")
+    S1, S2 = res.unnormalised()
+    Yc = Y - Y.mean(0)
+    np.testing.assert_allclose(_row_update(Yc, S2, 8), S1, rtol=1e-7, atol=1e-10)
+    direct = loglik(Y, [S1, S2], mean=Y.mean(0))
+    assert abs(direct - float(res.loglik)) < 1e-9 * abs(direct)
+    np.testing.assert_allclose(res.mean, Y.mean(0))
+
+
+@pytest.mark.parametrize("how", ["trace", "det", "first", "frobenius"])
+def test_normalisations_keep_the_product(Y, how):
+    ref = fit(Y, normalization="trace")
+    res = fit(Y, normalization=how)
+    np.testing.assert_allclose(res.covariance(), ref.covariance(), rtol=1e-12)
+    for S in res.factors:
+        m = S.shape[0]
+        value = {
+            "trace": torch.trace(S) / m,
+            "det": torch.linalg.det(S),
+            "first": S[0, 0],
+            "frobenius": torch.linalg.matrix_norm(S),
+        }[how]
+        assert abs(float(value) - 1.0) < 1e-12
+
+
+def test_numpy_and_torch_input_agree_and_aic_bic(Y):
+    a, b = fit(Y), fit(Y.numpy())
+    assert float(a.loglik) == float(b.loglik)
+    k = 4 * 5 // 2 + 3 * 4 // 2 - 1 + 12
+    assert a.n_params == k
+    assert abs(float(a.aic) - (-2 * float(a.loglik) + 2 * k)) < 1e-9
+    assert abs(float(a.bic) - (-2 * float(a.loglik) + k * math.log(8))) < 1e-9
+
+
+def test_auto_picks_rational_and_matches_flipflop(spd):
+    Y = sample([spd(7, 3), spd(2, 4)], 5, seed=1)  # mean estimated: n - 1 = 4, 7 = 4 * 2 - 1
+    auto, ff = fit(Y), fit(Y, method="flipflop")
+    assert auto.method == "rational" and ff.method == "flipflop" and auto.converged
+    assert abs(float(auto.loglik - ff.loglik)) < 1e-9 * abs(float(ff.loglik))
+    assert float(auto.loglik) >= float(ff.loglik) - 1e-9 * abs(float(ff.loglik))
+
+
+def test_batched_problems_in_one_call(spd):
+    Ys = torch.stack([sample([spd(5, s), spd(3, s + 5)], 6, seed=s) for s in range(4)])
+    batch = fit(Ys, batched=True, method="flipflop")
+    assert batch.loglik.shape == (4,) and batch.factors[0].shape == (4, 5, 5)
+    for b in range(4):
+        one = fit(Ys[b], method="flipflop")
+        assert abs(float(one.loglik - batch.loglik[b])) < 1e-9 * abs(float(one.loglik))
+    rational = fit(
+        torch.stack([sample([spd(7, s), spd(2, s)], 4, seed=s) for s in range(3)]),
+        batched=True,
+        mean="zero",
+    )
+    assert rational.method == "rational" and rational.loglik.shape == (3,)
+
+
+def test_tensor_fit_and_warm_start(spd):
+    Y = sample([spd(3, 0), spd(2, 1), spd(4, 2)], 6, seed=0)
+    res = fit(Y)
+    assert res.method == "flipflop" and len(res.factors) == 3 and res.converged
+    direct = loglik(Y, res.unnormalised(), mean=res.mean)
+    assert abs(direct - float(res.loglik)) < 1e-9 * abs(direct)
+    warm = fit(Y, init=res)
+    assert warm.n_iter <= 3
+    with pytest.raises(NotRationalError, match="tensor"):
+        fit(Y, method="rational")
+
+
+def test_float32(Y):
+    res = fit(Y.float())
+    assert res.loglik.dtype == torch.float32 and res.converged
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "match"),
+    [
+        (torch.randn(5, 3), ValueError, "shape"),
+        (torch.full((5, 3, 2), float("nan")), ValueError, "non-finite"),
+        (torch.randn(1, 3, 2), ValueError, "too few samples"),
+        (torch.randn(2, 6, 3), NoMLEError, "at least"),
+        ([[1.0]], TypeError, "numpy array or torch tensor"),
+    ],
+)
+def test_bad_input(data, error, match):
+    with pytest.raises(error, match=match):
+        fit(data)
+
+
+def test_degenerate_data_raise_not_nan():
+    Y = torch.randn(6, 4, 3, dtype=torch.float64)
+    Y[:, 3] = Y[:, 0]  # a duplicated row in every sample: Sigma1 is singular
+    with pytest.raises(DivergenceError, match="singular"):
+        fit(Y, method="flipflop")
+    with pytest.raises(DivergenceError):
+        fit(torch.zeros(6, 4, 3))
+
+
+def test_bad_options(Y):
+    with pytest.raises(ValueError, match="method"):
+        fit(Y, method="newton")
+    with pytest.raises(ValueError, match="mean"):
+        fit(Y, mean="median")
+    with pytest.raises(ValueError, match="normalization"):
+        fit(Y, normalization="max")
