@@ -105,7 +105,7 @@ def test_fwsvd_fisher_matches_manual_gradients(mlp_and_data):
 
 @pytest.mark.parametrize("ratio", [0.0, 1.0, -0.2, 1.5, math.nan])
 def test_ratio_outside_unit_interval(mlp_and_data, ratio):
-    model, batches = mlp_and_data
+    model, _ = mlp_and_data
     with pytest.raises(ValueError, match="params_removed"):
         compress(model, ratio, "svd")
 
@@ -116,9 +116,9 @@ def test_bad_inputs_are_named(mlp_and_data):
         compress(model, 0.3, "whiten")
     with pytest.raises(ValueError, match="loss_fn"):
         compress(model, 0.3, "fwsvd", batches)
-    with pytest.raises(ValueError, match="not nn.Linear"):
+    with pytest.raises(ValueError, match=r"not nn\.Linear"):
         compress(torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3)), 0.3, "svd", targets=["0"])
-    with pytest.raises(ValueError, match="no nn.Linear"):
+    with pytest.raises(ValueError, match=r"no nn\.Linear"):
         compress(torch.nn.Sequential(torch.nn.ReLU()), 0.3, "svd")
     bad = [b.clone() for b in batches]
     bad[1][3, 2] = float("nan")

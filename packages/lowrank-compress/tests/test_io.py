@@ -65,7 +65,7 @@ def test_roundtrip_fresh_process(tmp_path):
 
 
 def test_corrupt_or_missing_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="manifest.json"):
+    with pytest.raises(FileNotFoundError, match=r"manifest\.json"):
         load_compressed(make_net(), tmp_path)
     save_compressed(_compressed(), tmp_path)
     data = bytearray((tmp_path / "model.safetensors").read_bytes())

@@ -1,8 +1,13 @@
 """Calibration statistics streamed through forward hooks, with memory bounded by the layer sizes.
 
 Per target ``nn.Linear`` (n inputs, m outputs) we accumulate, never storing activations:
-the Gram matrix C = Σ xxᵀ (n, n, float64), Σ|x| (n,), the token count, and for FWSVD the
+the Gram matrix C = Σ xxᵀ (n, n), Σ|x| (n,), the token count, and for FWSVD the
 row-summed squared gradients of a task loss Σ_b Σ_j (∂L_b/∂W_ij)² (m,).
+
+Input rows are buffered (up to ``flush_rows``), and each buffer's XᵀX is formed in the
+activations' own precision (float32 or float64; lower precisions are upcast to float32) and
+added into a float64 accumulator. Layers that read the same input tensor (a transformer's
+query/key/value) share one accumulator.
 """
 
 from __future__ import annotations
@@ -42,20 +47,60 @@ class LayerStats:
         return self.abs_sum / self.count
 
 
-def _input_hook(name: str, stats: LayerStats) -> Callable:
+@dataclass
+class CalibrationStats:
+    """Statistics of every target layer, reusable across :func:`compress` calls."""
+
+    layers: dict[str, LayerStats]
+    row_fisher: dict[str, torch.Tensor] | None = None
+
+
+class _Accumulator:
+    """Buffers input rows (at most ``flush_rows``) and folds them into float64 sums."""
+
+    def __init__(self, flush_rows: int) -> None:
+        self.stats = LayerStats()
+        self.rows: list[torch.Tensor] = []
+        self.buffered = 0
+        self.flush_rows = flush_rows
+
+    def add(self, x: torch.Tensor) -> None:
+        self.rows.append(x if x.dtype in (torch.float32, torch.float64) else x.float())
+        self.buffered += x.shape[0]
+        if self.buffered >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        x = torch.cat(self.rows)
+        gram, abs_sum = (x.T @ x).double(), x.abs().sum(0).double()
+        s = self.stats
+        s.gram = gram if s.gram is None else s.gram.add_(gram)
+        s.abs_sum = abs_sum if s.abs_sum is None else s.abs_sum.add_(abs_sum)
+        s.count += x.shape[0]
+        self.rows, self.buffered = [], 0
+
+
+def _input_hook(name: str, owners: dict, seen: dict, flush_rows: int) -> Callable:
+    """Record the layer's input; layers fed the same tensor share the first one's accumulator."""
+
     def hook(module: nn.Module, inputs: tuple, output: Any) -> None:
-        x = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).double()
+        raw = inputs[0].detach()
+        key = (raw.data_ptr(), tuple(raw.shape), raw._version)
+        if name not in owners:
+            owners[name] = seen.get(key) or _Accumulator(flush_rows)
+        acc = owners[name]
+        if seen.get(key) is acc:
+            return
+        seen[key] = acc
+        x = raw.reshape(-1, raw.shape[-1])
         if not bool(torch.isfinite(x).all()):
             raise ValueError(
-                f"non-finite activation (NaN/Inf) entering layer {name!r} during calibration: "
-                "check the model weights and the calibration inputs"
+                f"non-finite activation (NaN/Inf) entering layer {name!r} during "
+                "calibration: check the model weights and the calibration inputs"
             )
-        if stats.gram is None:
-            stats.gram = torch.zeros(x.shape[1], x.shape[1], dtype=torch.float64, device=x.device)
-            stats.abs_sum = torch.zeros(x.shape[1], dtype=torch.float64, device=x.device)
-        stats.gram.addmm_(x.T, x)
-        stats.abs_sum.add_(x.abs().sum(0))
-        stats.count += x.shape[0]
+        acc.add(x)
 
     return hook
 
@@ -66,23 +111,32 @@ def collect_statistics(
     names: Sequence[str],
     *,
     forward: Forward = default_forward,
+    flush_rows: int = 1024,
     show_progress: bool | None = None,
 ) -> dict[str, LayerStats]:
-    """Run ``batches`` through ``model`` (no grad) and return Gram/|x| statistics per layer name."""
+    """Run ``batches`` through ``model`` (no grad) and return Gram/|x| statistics per layer name.
+
+    At most ``flush_rows`` input rows per distinct layer input are buffered at a time.
+    """
     modules = dict(model.named_modules())
-    stats = {name: LayerStats() for name in names}
-    handles = [modules[n].register_forward_hook(_input_hook(n, stats[n])) for n in names]
+    owners: dict[str, _Accumulator] = {}
+    seen: dict = {}
+    handles = [modules[n].register_forward_hook(_input_hook(n, owners, seen, flush_rows))
+               for n in names]
     try:
         with torch.no_grad():
             for batch in progress(batches, desc="calibration", enabled=show_progress):
                 forward(model, batch)
+                seen.clear()
     finally:
         for h in handles:
             h.remove()
-    for name, s in stats.items():
-        if s.count == 0:
-            raise ValueError(f"layer {name!r} saw no calibration input: is it used in forward?")
-    return stats
+    for acc in set(owners.values()):
+        acc.flush()
+    missing = [n for n in names if n not in owners]
+    if missing:
+        raise ValueError(f"layer {missing[0]!r} saw no calibration input: is it used in forward?")
+    return {n: owners[n].stats for n in names}
 
 
 def collect_fisher(

@@ -19,6 +19,7 @@ from torch import nn
 from accelerator_utils import check_finite, progress
 from lowrank_compress.allocation import STRATEGIES, LayerShape, allocate_ranks
 from lowrank_compress.calibration import (
+    CalibrationStats,
     Forward,
     LayerStats,
     LossFn,
@@ -152,10 +153,11 @@ class CompressionReport:
 
 @dataclass
 class CompressionResult:
-    """The compressed model and its report."""
+    """The compressed model, its report and the calibration statistics (for reuse)."""
 
     model: nn.Module
     report: CompressionReport
+    statistics: CalibrationStats | None = None
 
 
 def linear_targets(model: nn.Module, targets: Sequence[str] | None = None) -> list[str]:
@@ -227,6 +229,24 @@ def _factorize(cfg: CompressConfig, weight, rank, stats, row_fisher) -> Factoriz
                      solver=cfg.solver, asvd_alpha=cfg.asvd_alpha)
 
 
+def _statistics(model, names, batches, given, cfg, forward, loss_fn, fisher_batches,
+                show_progress) -> CalibrationStats | None:
+    """Collect (or reuse) the calibration statistics the configuration needs."""
+    if given is not None:
+        missing = [n for n in names if n not in given.layers]
+        if missing:
+            raise ValueError(f"the given statistics lack layers {missing[:3]}...: recollect them")
+    elif batches:
+        given = CalibrationStats(collect_statistics(model, batches, names, forward=forward,
+                                                    show_progress=show_progress))
+    else:
+        return None
+    if cfg.method == "fwsvd" and given.row_fisher is None:
+        given.row_fisher = collect_fisher(model, list(fisher_batches or batches), names, loss_fn,
+                                          show_progress=show_progress)
+    return given
+
+
 def _budget(cfg: CompressConfig, model: nn.Module, shapes: list[LayerShape]) -> int:
     linear = sum(s.dense_params for s in shapes)
     if cfg.scope == "linear":
@@ -257,6 +277,7 @@ def compress(
     forward: Forward = default_forward,
     loss_fn: LossFn | None = None,
     fisher_batches: Iterable[Any] | None = None,
+    statistics: CalibrationStats | None = None,
     inplace: bool = False,
     show_progress: bool | None = None,
 ) -> CompressionResult:
@@ -273,6 +294,8 @@ def compress(
         rank saves parameters stay dense.
     damping, solver: whitening knobs (see :mod:`lowrank_compress.methods.whiten`).
     refit: re-solve each layer on the compressed path's inputs (method='whiten' only).
+    statistics: a previous result's ``statistics`` for the same model and calibration, to skip
+        re-collecting them (the calibration batches are still needed for refit/sensitivity).
 
     Returns the compressed model (a deep copy unless ``inplace``) and a per-layer report whose
     errors are relative calibration errors ‖X(W−Ŵ)ᵀ‖²/‖XWᵀ‖² (weight errors without calibration).
@@ -280,7 +303,9 @@ def compress(
     cfg = CompressConfig(params_removed, method, allocation, scope, rank_multiple, damping,
                          solver, asvd_alpha, refit)
     batches = None if calibration is None else list(calibration)
-    if cfg.needs_calibration and not batches:
+    needs_batches = cfg.refit or cfg.allocation == "sensitivity" or (
+        statistics is None and cfg.needs_calibration)
+    if needs_batches and not batches:
         raise ValueError(
             f"method={cfg.method!r} with allocation={cfg.allocation!r}"
             f"{' and refit' if cfg.refit else ''} needs calibration batches: pass calibration=[...]"
@@ -294,14 +319,10 @@ def compress(
     shapes = [LayerShape(n, *modules[n].weight.shape) for n in names]
     params_before = sum(p.numel() for p in model.parameters())
 
-    stats: dict[str, LayerStats] = {}
-    if batches:
-        stats = collect_statistics(model, batches, names, forward=forward,
-                                   show_progress=show_progress)
-    fisher: dict[str, torch.Tensor] = {}
-    if cfg.method == "fwsvd":
-        fisher = collect_fisher(model, list(fisher_batches or batches), names, loss_fn,
-                                show_progress=show_progress)
+    statistics = _statistics(model, names, batches, statistics, cfg, forward, loss_fn,
+                             fisher_batches, show_progress)
+    stats: dict[str, LayerStats] = {} if statistics is None else statistics.layers
+    fisher: dict[str, torch.Tensor] = (statistics.row_fisher or {}) if statistics else {}
 
     spectra, costs = None, None
     if cfg.allocation in ("energy", "greedy"):
@@ -338,4 +359,4 @@ def compress(
             "dense" if fac is None else fac.solver))
     report = CompressionReport(cfg, rows, params_before, sum(p.numel() for p in out.parameters()),
                                "calibration" if stats else "weight")
-    return CompressionResult(out, report)
+    return CompressionResult(out, report, statistics)

@@ -100,4 +100,4 @@ def file_size_bytes(directory: str | Path) -> int:
     return (Path(directory) / TENSORS).stat().st_size
 
 
-__all__ = ["load_compressed", "read_manifest", "save_compressed", "file_size_bytes"]
+__all__ = ["file_size_bytes", "load_compressed", "read_manifest", "save_compressed"]

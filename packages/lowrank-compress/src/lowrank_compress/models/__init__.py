@@ -1,0 +1,1 @@
+"""Real models: our own BERT (MiniLM-L6) loader."""
