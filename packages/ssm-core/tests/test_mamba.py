@@ -61,7 +61,7 @@ def test_conv_state_hand_off_prefill_then_step_and_chunks(cut, close):
         if cut >= 3
         else F.pad(m.in_proj(x[:, :cut]).chunk(2, -1)[0].transpose(1, 2), (3 - cut, 0)),
     )
-    y_step, s_step = m.step(x[:, cut], state)
+    y_step, _s_step = m.step(x[:, cut], state)
     close(y_step, full[:, cut], rtol=1e-10, atol=1e-12)
     y2, _ = m.forward_with_state(x[:, cut:], state)
     close(torch.cat([y1, y2], 1), full, rtol=1e-10, atol=1e-12)
