@@ -81,7 +81,7 @@ def test_block_gradients_match_reference_engine(close):
 def test_block_bad_state_shape():
     m = block()
     state = m.empty_state(3, dtype=torch.float64)
-    with pytest.raises(ValueError, match="MambaState.conv must have shape"):
+    with pytest.raises(ValueError, match=r"MambaState\.conv must have shape"):
         m.forward_with_state(inputs(), state)
     with pytest.raises(ValueError, match="x must be"):
         m(torch.zeros(2, 5, 7, dtype=torch.float64))

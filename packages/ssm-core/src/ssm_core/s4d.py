@@ -1,0 +1,139 @@
+"""S4D (Gu et al. 2022, "On the Parameterization and Initialization of Diagonal SSMs").
+
+A diagonal complex SSM per channel, kept as ``N/2`` conjugate pairs: ``y = 2 Re(C h) + D u``.
+Convolution mode builds the kernel ``K_l = 2 Re sum_n C_n dB_n dA_n^l`` by a Vandermonde product
+and applies it with an FFT; recurrent mode steps the state. Both give the same outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ssm_core.discretize import discretize
+from ssm_core.hippo import hippo
+
+INITS = ("lin", "inv", "legs")
+
+
+def s4d_init(kind: str, n_half: int, dtype: torch.dtype = torch.float64) -> Tensor:
+    """Diagonal ``A`` ``(n_half,)`` complex, one of each conjugate pair.
+
+    ``lin``: ``-1/2 + i pi n``; ``inv``: ``-1/2 + i N/pi (N/(2n+1) - 1)``; ``legs``: the
+    eigenvalues of the normal part of HiPPO-LegS with positive imaginary part (``N = 2 n_half``).
+    """
+    n = torch.arange(n_half, dtype=dtype)
+    if kind == "lin":
+        return torch.complex(torch.full_like(n, -0.5), math.pi * n)
+    if kind == "inv":
+        N = 2 * n_half
+        return torch.complex(torch.full_like(n, -0.5), N / math.pi * (N / (2 * n + 1) - 1))
+    if kind == "legs":
+        eig = torch.linalg.eigvals(hippo("legs", 2 * n_half).S)
+        eig = (
+            eig[eig.imag > 0]
+            if int((eig.imag > 0).sum()) == n_half
+            else eig[eig.imag.argsort()][n_half:]
+        )
+        return eig[eig.imag.argsort()].to(
+            torch.complex128 if dtype == torch.float64 else torch.complex64
+        )
+    raise ValueError(f"unknown S4D init {kind!r}; choose one of {INITS}")
+
+
+@dataclass(frozen=True)
+class S4DConfig:
+    """``channels`` H, state size ``d_state`` N (``N/2`` complex modes), init, timescale range:
+    ``log dt ~ U[log dt_min, log dt_max]`` per channel (learnable)."""
+
+    channels: int
+    d_state: int = 64
+    init: str = "lin"
+    dt_min: float = 1e-3
+    dt_max: float = 1e-1
+
+    def __post_init__(self) -> None:
+        if self.channels < 1 or self.d_state < 2 or self.d_state % 2:
+            raise ValueError(
+                f"need channels >= 1 and an even d_state >= 2, got {self.channels}, {self.d_state}"
+            )
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; choose one of {INITS}")
+        if not 0 < self.dt_min <= self.dt_max:
+            raise ValueError(f"need 0 < dt_min <= dt_max, got {self.dt_min}, {self.dt_max}")
+
+
+def vandermonde_kernel(dA: Tensor, CdB: Tensor, length: int, block: int = 1024) -> Tensor:
+    """``K[h, l] = 2 Re sum_n CdB[h, n] dA[h, n]^l`` for ``l < length``; ``(H, length)``.
+
+    Powers are ``exp(l log dA)``, built ``block`` positions at a time to bound memory.
+    """
+    log_dA = torch.log(dA)
+    out = []
+    for s in range(0, length, block):
+        pos = torch.arange(s, min(s + block, length), device=dA.device, dtype=dA.real.dtype)
+        V = torch.exp(log_dA[..., None] * pos)  # (H, N/2, block)
+        out.append(2 * torch.einsum("hn,hnl->hl", CdB, V).real)
+    return torch.cat(out, -1)
+
+
+def fft_conv(u: Tensor, K: Tensor) -> Tensor:
+    """Causal convolution of ``u`` ``(B, L, H)`` with ``K`` ``(H, L)`` by zero-padded FFT."""
+    L = u.shape[1]
+    n = 2 * L
+    uf = torch.fft.rfft(u.transpose(1, 2), n=n)
+    return torch.fft.irfft(uf * torch.fft.rfft(K, n=n), n=n)[..., :L].transpose(1, 2)
+
+
+class S4D(nn.Module):
+    """S4D layer ``(batch, length, channels) -> (batch, length, channels)`` (no mixing/nonlinearity)."""
+
+    def __init__(self, config: S4DConfig, *, generator: torch.Generator | None = None):
+        super().__init__()
+        self.config = c = config
+        u = torch.rand(c.channels, generator=generator)
+        self.log_dt = nn.Parameter(
+            u * (math.log(c.dt_max) - math.log(c.dt_min)) + math.log(c.dt_min)
+        )
+        A = s4d_init(c.init, c.d_state // 2, torch.float32).repeat(c.channels, 1)
+        self.log_A_real = nn.Parameter(torch.log(-A.real))
+        self.A_imag = nn.Parameter(A.imag.clone())
+        C = torch.randn(c.channels, c.d_state // 2, 2, generator=generator) * math.sqrt(0.5)
+        self.C = nn.Parameter(C)
+        self.D = nn.Parameter(torch.randn(c.channels, generator=generator))
+
+    def discrete(self) -> tuple[Tensor, Tensor, Tensor]:
+        """ZOH ``dA``, ``dB`` ``(H, N/2)`` (B = 1) and complex ``C`` ``(H, N/2)``."""
+        A = torch.complex(-torch.exp(self.log_A_real), self.A_imag)
+        d = discretize(A, torch.ones_like(A), torch.exp(self.log_dt)[:, None], "zoh")
+        return d.dA, d.dB, torch.view_as_complex(self.C.contiguous())
+
+    def kernel(self, length: int) -> Tensor:
+        dA, dB, C = self.discrete()
+        return vandermonde_kernel(dA, C * dB, length)
+
+    def forward(self, u: Tensor, mode: str = "conv") -> Tensor:
+        """``mode="conv"``: FFT convolution with the kernel; ``"recurrent"``: state stepping."""
+        if u.ndim != 3 or u.shape[-1] != self.config.channels:
+            raise ValueError(
+                f"u must be (batch, length, {self.config.channels}), got {tuple(u.shape)}"
+            )
+        if mode == "conv":
+            y = fft_conv(u, self.kernel(u.shape[1]).to(u.dtype))
+        elif mode == "recurrent":
+            y = self._recurrent(u)
+        else:
+            raise ValueError(f"unknown mode {mode!r}; choose 'conv' or 'recurrent'")
+        return y + u * self.D
+
+    def _recurrent(self, u: Tensor) -> Tensor:
+        dA, dB, C = self.discrete()
+        h = torch.zeros(u.shape[0], *dA.shape, dtype=dA.dtype, device=u.device)
+        ys = []
+        for t in range(u.shape[1]):
+            h = dA * h + dB * u[:, t, :, None]
+            ys.append(2 * (h * C).sum(-1).real)
+        return torch.stack(ys, 1).to(u.dtype)
