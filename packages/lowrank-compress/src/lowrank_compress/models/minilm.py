@@ -215,3 +215,13 @@ def embed_texts(model: Bert, tokenizer: Tokenizer, texts: list[str], batch_size:
         for i in range(0, len(texts), batch_size):
             out.append(model.embed(**tokenizer(texts[i : i + batch_size])))
     return torch.cat(out)
+
+
+def load_compressed_bert(directory: str | Path) -> Bert:
+    """A compressed BERT saved by the CLI (config.json + model.safetensors + manifest.json)."""
+    from lowrank_compress.io import load_compressed
+
+    d = Path(directory)
+    if not (d / "config.json").is_file():
+        raise FileNotFoundError(f"{d / 'config.json'} is missing: not a compressed BERT directory")
+    return load_compressed(Bert(BertConfig.from_json(d / "config.json")), d).eval()
