@@ -1,0 +1,129 @@
+"""Training machinery: optimiser surgery, density control, resume and the NaN guard."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gauss4d.data import SceneConfig, load_dnerf, make_scene
+from gauss4d.deformation import DeformationConfig
+from gauss4d.hexplane import HexPlaneConfig
+from gauss4d.train import TrainConfig, TrainingDiverged, train
+from gauss4d.train.densify import DensifyConfig, GradStats, densify_and_prune, reset_opacity
+from gauss4d.train.init import init_from_points, init_random
+from gauss4d.train.optim import GaussianAdam
+from gauss4d.train.trainer import load_run
+
+LRS = {"means": 1e-2, "log_scales": 1e-2, "quats": 1e-2, "opacity_logits": 1e-2, "sh": 1e-2}
+
+
+def _stepped_optimizer(n=6):
+    opt = GaussianAdam(init_random(n, 1.0, 0, torch.Generator().manual_seed(0)), LRS)
+    loss = sum(t.square().sum() for t in opt.gaussians.tensors().values())
+    loss.backward()
+    opt.step()
+    return opt
+
+
+def test_init_from_points_scale_is_knn_distance():
+    pts = torch.tensor([[0.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [5.0, 5, 5]])
+    g = init_from_points(pts, sh_degree=1)
+    assert g.scales()[0, 0].item() == pytest.approx(1.0)
+    assert g.opacities()[0].item() == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="at least 4"):
+        init_from_points(pts[:3])
+
+
+def test_keep_and_append_carry_adam_moments():
+    opt = _stepped_optimizer()
+    before = {k: v.clone() for k, v in opt.opt.state[opt.gaussians.means].items()}
+    mask = torch.tensor([True, False, True, True, False, True])
+    opt.keep(mask)
+    state = opt.opt.state[opt.gaussians.means]
+    torch.testing.assert_close(state["exp_avg"], before["exp_avg"][mask])
+    opt.append(init_random(4, 1.0, 0))
+    state = opt.opt.state[opt.gaussians.means]
+    assert len(opt.gaussians) == 8 and state["exp_avg"].shape == (8, 3)
+    assert state["exp_avg"][4:].abs().sum() == 0
+    opt.gaussians.means.sum().backward()
+    opt.step()  # the swapped leaves are the ones being optimised
+
+
+def test_clone_small_split_large_and_prune():
+    opt = _stepped_optimizer(4)
+    g = opt.gaussians.detach()
+    with torch.no_grad():
+        logs = torch.tensor([[-6.0] * 3, [-6.0] * 3, [-1.0] * 3, [-1.0] * 3])
+        opt._swap("log_scales", logs, lambda m: m)
+        opt._swap("opacity_logits", torch.tensor([0.0, 0.0, 0.0, -10.0]), lambda m: m)
+    stats = GradStats(4)
+    stats.add(
+        torch.tensor([[1.0, 0], [0, 0], [1.0, 0], [0, 0]]), torch.ones(4, dtype=torch.bool), 2, 2
+    )
+    counts = densify_and_prune(opt, stats, 1.0, DensifyConfig(grad_threshold=0.5))
+    assert counts == {"cloned": 1, "split": 1, "pruned": 2}  # split parent and transparent one
+    out = opt.gaussians.detach()
+    assert len(out) == 4 + 1 + 2 - 2
+    children = out.log_scales[-2:]
+    torch.testing.assert_close(children, torch.full((2, 3), -1.0 - math.log(1.6)))
+    assert torch.allclose(out.means[2], g.means[0])  # the clone sits on its parent
+    reset_opacity(opt)
+    assert opt.gaussians.opacities().max() <= 0.01 + 1e-6
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = make_scene(
+        tmp_path_factory.mktemp("s"),
+        SceneConfig(n_train_times=6, n_test_times=2, n_val=1, width=16, height=16, supersample=1),
+    )
+    return load_dnerf(root, "train")
+
+
+def _cfg(total_coarse=6, fine=6, **kw):
+    base = dict(
+        coarse_iters=total_coarse,
+        fine_iters=fine,
+        n_init=60,
+        sh_degree=1,
+        sh_every=4,
+        densify_from=100,
+        checkpoint_every=4,
+        log_every=2,
+        deformation=DeformationConfig(HexPlaneConfig(4, (4, 4, 4, 4), (1,)), 16),
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def test_resume_equals_uninterrupted(tiny_data, tmp_path):
+    torch.set_num_threads(1)
+    straight = train(tiny_data, _cfg(), tmp_path / "a", show_progress=False)
+    train(tiny_data, _cfg(), tmp_path / "b", show_progress=False, stop_at=9)  # in the fine stage
+    resumed = train(tiny_data, _cfg(), tmp_path / "b", show_progress=False)
+    for name, t in straight.model.gaussians.tensors().items():
+        torch.testing.assert_close(resumed.model.gaussians.tensors()[name], t, rtol=1e-5, atol=1e-6)
+    model, static = load_run(tmp_path / "b")
+    assert model.deformation is not None and static.deformation is None
+    torch.testing.assert_close(model.gaussians.means, straight.model.gaussians.means)
+
+
+def test_training_reduces_loss(tiny_data):
+    res = train(tiny_data, _cfg(total_coarse=40, fine=0, lr_opacity=0.05), show_progress=False)
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
+
+
+def test_nan_stops_training_and_keeps_last_good_checkpoint(tiny_data, tmp_path):
+    train(tiny_data, _cfg(fine=0, checkpoint_every=2), tmp_path, show_progress=False)
+    good = (tmp_path / "checkpoint.pt").read_bytes()
+    poisoned = type(tiny_data)(
+        tiny_data.images * float("nan"),
+        tiny_data.alphas,
+        tiny_data.times,
+        tiny_data.cameras,
+        tiny_data.background,
+    )
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        train(poisoned, _cfg(fine=4), tmp_path, show_progress=False)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == good
