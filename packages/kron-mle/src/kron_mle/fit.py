@@ -131,7 +131,7 @@ def fit(
     normalization: str = "trace",
     batched: bool = False,
     init: KronFit | Sequence[ArrayLike] | None = None,
-    polish: int = 2,
+    polish: int = 1,
     config: FlipFlopConfig | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import torch
 
-from kron_mle.flipflop import DivergenceError, checked_cholesky, half_step, stacks
+from kron_mle.flipflop import DivergenceError, checked_cholesky
 
 
 class NotRationalError(ValueError):
@@ -108,9 +108,9 @@ def rational_mle(Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if 0 < n * m2 - m1 < m1:
         _, lam = rational_mle(castle(Y))
         L_lam = checked_cholesky(_normalise(lam), "Lambda (castled Sigma2^{-1})", 0)
-        sigma2 = _normalise(torch.cholesky_inverse(L_lam)).contiguous()
-        rows, _ = stacks(Y)
-        return half_step(rows, checked_cholesky(sigma2, "Sigma2", 0)), sigma2
+        # Sigma1 = (1/(n m2)) sum_i Y_i Lambda Y_i^T: one GEMM with chol(Lambda) on the row stack
+        W = (Y.permute(0, 2, 1, 3).reshape(B, m1 * n, m2) @ L_lam).reshape(B, m1, n * m2)
+        return (W @ W.mT) / (n * m2), torch.cholesky_inverse(L_lam).contiguous()
     if 0 < n * m1 - m2 < m2:
         s2, s1 = rational_mle(Y.mT)
         return s1, s2

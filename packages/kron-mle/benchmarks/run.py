@@ -1,0 +1,182 @@
+"""Benchmarks B1-B4 of kron-mle (issue 3), with BLAS/torch threads pinned and recorded.
+
+    python benchmarks/run.py --quick        # a few minutes
+    python benchmarks/run.py --full         # all sizes, more repeats
+    python benchmarks/run.py --out DIR      # JSON + Markdown (default benchmarks/results/)
+
+B1 rational vs flip-flop (run to relative log-likelihood change 1e-12) in the coprime setting;
+B2 castling chain + polish vs flip-flop; B3 flip-flop time per sweep vs the two raw Gram
+products of the same data; B4 tensor normal iterations and time per sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from accelerator_utils import BenchmarkReport, compare, limit_threads, thread_info
+from kron_mle import FlipFlopConfig, castling_chain, fit, sample
+from kron_mle.flipflop import flipflop, stacks
+
+B1 = [(39, 4, 10), (199, 10, 20), (149, 5, 30)]
+B2 = [(31, 30, 2), (101, 100, 2), (21, 55, 3)]
+B3 = [(100, 100, 10), (64, 32, 100), (200, 20, 50), (300, 300, 5)]
+B4 = [((30, 30, 30), 5), ((10, 20, 40), 3)]
+BASELINE = FlipFlopConfig(max_iter=100_000, tol_ll=1e-12, tol_score=math.inf)
+
+
+def ar1(m: int, rho: float) -> torch.Tensor:
+    idx = torch.arange(m, dtype=torch.float64)
+    return rho ** (idx[:, None] - idx[None, :]).abs()
+
+
+def data(dims: tuple[int, ...], n: int, seed: int) -> torch.Tensor:
+    factors = [
+        ar1(m, 0.3 + 0.2 * k) + 0.5 * torch.eye(m, dtype=torch.float64) for k, m in enumerate(dims)
+    ]
+    return sample(factors, n, seed=seed)
+
+
+def rational_vs_flipflop(
+    report: BenchmarkReport, tag: str, triples, target: float, ll_tol: float, repeats: int
+) -> None:
+    for m1, m2, n in triples:
+        Y = data((m1, m2), n, seed=m1 + m2 + n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rat = fit(Y, mean="zero", method="rational")
+            t0 = time.perf_counter()
+            ff = fit(Y, mean="zero", method="flipflop", config=BASELINE)
+            ff_s = time.perf_counter() - t0
+        cmp = report.add(
+            compare(
+                {
+                    "flip-flop (rel-LL 1e-12)": lambda: fit(
+                        Y, mean="zero", method="flipflop", config=BASELINE
+                    ),
+                    "rational + 1 sweep": lambda: fit(Y, mean="zero", method="rational"),
+                },
+                title=f"{tag} ({m1}, {m2}, n={n})",
+                repeats=repeats,
+                warmup=0,
+                min_time_s=0.0 if ff_s > 0.2 else 0.05,
+                params={"chain": len(castling_chain(m1, m2, n)) - 1, "ff_sweeps": ff.n_iter},
+            )
+        )
+        speed = cmp.speedup("rational + 1 sweep")
+        gap = abs(float(rat.loglik - ff.loglik)) / abs(float(ff.loglik))
+        name = f"{tag} ({m1},{m2},{n})"
+        report.metric(
+            f"{name} speed-up",
+            speed,
+            "x",
+            target=f">= {target:g}x",
+            passed=speed >= target and gap <= ll_tol,
+        )
+        report.metric(
+            f"{name} relative LL gap", gap, "", target=f"<= {ll_tol:g}", passed=gap <= ll_tol
+        )
+        report.metric(f"{name} rational minus flip-flop LL", float(rat.loglik - ff.loglik), "nats")
+        print(
+            f"{name}: {speed:.1f}x, LL gap {gap:.2e}, flip-flop {ff.n_iter} sweeps "
+            f"(converged={ff.converged})",
+            flush=True,
+        )
+
+
+def sweep_cost(report: BenchmarkReport, triples, repeats: int) -> None:
+    for m1, m2, n in triples:
+        Y = data((m1, m2), n, seed=1)[None]
+        rows, cols = stacks(Y)
+        r2, c2 = rows.view(1, m1, n * m2), cols.view(1, m2, n * m1)
+        k = 5
+        one = FlipFlopConfig(max_iter=1)
+        many = FlipFlopConfig(max_iter=1 + k)
+        cmp = report.add(
+            compare(
+                {
+                    "two raw Gram products": lambda: (r2 @ r2.mT, c2 @ c2.mT),
+                    "flip-flop, 1 sweep": lambda: flipflop(
+                        Y, config=one, require_convergence=False
+                    ),
+                    f"flip-flop, {1 + k} sweeps": lambda: flipflop(
+                        Y, config=many, require_convergence=False
+                    ),
+                },
+                title=f"B3 ({m1}, {m2}, n={n})",
+                repeats=repeats,
+                params={"sweeps_diff": k},
+            )
+        )
+        per_sweep = (
+            cmp.row(f"flip-flop, {1 + k} sweeps").median_s - cmp.row("flip-flop, 1 sweep").median_s
+        ) / k
+        ratio = per_sweep / cmp.row("two raw Gram products").median_s
+        report.metric(
+            f"B3 ({m1},{m2},{n}) sweep / Gram", ratio, "x", target="<= 3x", passed=ratio <= 3
+        )
+        report.metric(f"B3 ({m1},{m2},{n}) time per sweep", per_sweep * 1e3, "ms")
+        print(f"B3 ({m1},{m2},{n}): {per_sweep * 1e3:.2f} ms/sweep, {ratio:.2f}x Gram", flush=True)
+
+
+def tensor_cost(report: BenchmarkReport, cases) -> None:
+    for dims, n in cases:
+        Y = data(dims, n, seed=2)
+        fit(Y[:, :2, :2, :2], mean="zero")  # warm-up
+        t0 = time.perf_counter()
+        res = fit(Y, mean="zero")
+        elapsed = time.perf_counter() - t0
+        name = f"B4 {dims} n={n}"
+        report.metric(f"{name} iterations", res.n_iter, "sweeps")
+        report.metric(f"{name} time per sweep", elapsed / res.n_iter * 1e3, "ms")
+        print(
+            f"{name}: {res.n_iter} sweeps, {elapsed / res.n_iter * 1e3:.2f} ms/sweep, "
+            f"converged={res.converged}, existence={res.existence.status}",
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="fewer sizes and repeats (default)")
+    mode.add_argument("--full", action="store_true")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["B1", "B2", "B3", "B4"],
+        default=["B1", "B2", "B3", "B4"],
+        help="run only these benchmarks",
+    )
+    args = parser.parse_args(argv)
+    report = BenchmarkReport("kron-mle")
+    repeats = 5 if args.full else 3
+    with limit_threads(args.threads):
+        report.metric("torch threads", thread_info()["torch_threads"], "")
+        if "B1" in args.only:
+            b1 = B1 if args.full else B1[:2]
+            rational_vs_flipflop(report, "B1", b1, 100, 1e-10, repeats)
+        if "B2" in args.only:
+            b2 = B2 if args.full else [B2[0], B2[2]]
+            rational_vs_flipflop(report, "B2", b2, 50, 1e-9, repeats)
+        if "B3" in args.only:
+            sweep_cost(report, B3 if args.full else B3[:3], repeats)
+        if "B4" in args.only:
+            tensor_cost(report, B4)
+    path = report.write(
+        args.out, name="kron-mle-" + "-".join(args.only) if len(args.only) < 4 else None
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
