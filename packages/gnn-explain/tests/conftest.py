@@ -8,6 +8,7 @@ import torch
 
 from accelerator_utils import limit_threads
 from gnn_explain.graph import Graph, from_networkx
+from gnn_explain.nn import ModelConfig, build_model
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -15,13 +16,14 @@ def _one_thread():
     """Tiny graphs: one thread is fastest, and oversubscribed pools are many times slower."""
     with limit_threads(1):
         yield
-from gnn_explain.nn import ModelConfig, build_model
 
 
 def _house_graph(seed: int = 0, n_base: int = 8) -> Graph:
     """A small BA tree with a house attached; features drawn from ``seed``."""
-    g = nx.disjoint_union(nx.barabasi_albert_graph(n_base, 1, seed=seed),
-                          nx.Graph([(0, 1), (1, 2), (2, 3), (3, 0), (4, 0), (4, 1)]))
+    g = nx.disjoint_union(
+        nx.barabasi_albert_graph(n_base, 1, seed=seed),
+        nx.Graph([(0, 1), (1, 2), (2, 3), (3, 0), (4, 0), (4, 1)]),
+    )
     g.add_edge(n_base, 0)
     x = torch.rand(g.number_of_nodes(), 4, generator=torch.Generator().manual_seed(seed))
     return from_networkx(g, x)

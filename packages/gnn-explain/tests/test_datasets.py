@@ -66,8 +66,11 @@ def test_ba_2motifs():
         nxg = to_networkx(g)
         assert nx.is_connected(nxg)
         motif = nxg.subgraph(range(20, 25))
-        expected = nx.cycle_graph(5) if int(g.y) else nx.Graph(
-            [(0, 1), (1, 2), (2, 3), (3, 0), (4, 0), (4, 1)])
+        expected = (
+            nx.cycle_graph(5)
+            if int(g.y)
+            else nx.Graph([(0, 1), (1, 2), (2, 3), (3, 0), (4, 0), (4, 1)])
+        )
         assert nx.is_isomorphic(motif, expected)
         assert int(g.node_gt.sum()) == 5 and torch.allclose(g.x, torch.full((25, 10), 0.1))
     with pytest.raises(ValueError, match="even"):

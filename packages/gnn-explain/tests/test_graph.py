@@ -52,8 +52,9 @@ def test_k_hop_matches_networkx(hops, house_graph):
     graph = house_graph(seed=3, n_base=12)
     g = to_networkx(graph)
     for node in (0, 5, 14):
-        subset, sub_ei, edge_ids, local = k_hop_subgraph(node, hops, graph.edge_index,
-                                                         graph.num_nodes)
+        subset, sub_ei, edge_ids, local = k_hop_subgraph(
+            node, hops, graph.edge_index, graph.num_nodes
+        )
         ego = nx.ego_graph(g, node, radius=hops)
         assert subset.tolist() == sorted(ego.nodes)
         assert subset[local] == node

@@ -53,8 +53,11 @@ def test_unit_edge_weight_is_no_weight(setup, conv, make_model):
     graph, _ = setup
     model = make_model("node", conv)
     ones = torch.ones(graph.num_edges)
-    assert torch.allclose(model(graph.x, graph.edge_index),
-                          model(graph.x, graph.edge_index, edge_weight=ones), atol=1e-6)
+    assert torch.allclose(
+        model(graph.x, graph.edge_index),
+        model(graph.x, graph.edge_index, edge_weight=ones),
+        atol=1e-6,
+    )
 
 
 @pytest.mark.parametrize("conv", ["gcn", "gin", "sage"])

@@ -83,8 +83,9 @@ def test_prune_and_component(graph):
 @pytest.mark.parametrize("task", ["graph", "node"])
 def test_batched_equals_reference(task, graph, make_model):
     model = make_model(task, "gin", seed=1)
-    cfg = SubgraphXConfig(rollouts=3, num_samples=8, min_nodes=3, max_nodes=6,
-                          expand_children=4, seed=2)
+    cfg = SubgraphXConfig(
+        rollouts=3, num_samples=8, min_nodes=3, max_nodes=6, expand_children=4, seed=2
+    )
     node = 9 if task == "node" else None
     fast = SubgraphX(cfg).explain(model, graph, node=node)
     slow = SubgraphXReference(cfg).explain(model, graph, node=node)

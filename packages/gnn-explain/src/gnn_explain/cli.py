@@ -11,7 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from accelerator_utils import atomic_write_json, atomic_write_text, hardware_summary
+from accelerator_utils import (
+    atomic_write_json,
+    atomic_write_text,
+    hardware_summary,
+    limit_threads,
+)
 from gnn_explain import __version__
 from gnn_explain.datasets import DATASETS, load_dataset
 from gnn_explain.experiment import (
@@ -52,8 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train, explain and score on a synthetic benchmark")
     run.add_argument("--dataset", required=True, choices=sorted(DATASETS))
-    run.add_argument("--explainer", type=_names, default=["subgraphx"],
-                     help="one name or a comma-separated list")
+    run.add_argument(
+        "--explainer", type=_names, default=["subgraphx"], help="one name or a comma-separated list"
+    )
     run.add_argument("--out", type=Path, required=True, help="output directory")
     run.add_argument("--instances", type=int, default=10, help="instances to explain")
     run.add_argument("--sparsity", type=_floats, default=(0.5, 0.6, 0.7, 0.8))
@@ -63,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--pictures", type=int, default=3, help="instances drawn per explainer")
     run.add_argument("--seed", type=int, default=0)
     sub.add_parser("demo", help="explain BA-2Motifs with the shipped model (under a minute)")
+    for p in sub.choices.values():
+        p.add_argument(
+            "--threads",
+            type=int,
+            default=1,
+            help="torch/BLAS threads (small graphs run fastest on one)",
+        )
     return parser
 
 
@@ -74,8 +87,14 @@ def scores_table(scores: list[Scores]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in scores:
         auc = "n/a" if s.auc is None else f"{s.auc:.3f}"
-        row = [s.explainer, f"{s.time_s:.3g} s", f"{s.forward_calls:.0f}",
-               f"{s.graphs_evaluated:.0f}", auc, f"{s.precision:.3f}"]
+        row = [
+            s.explainer,
+            f"{s.time_s:.3g} s",
+            f"{s.forward_calls:.0f}",
+            f"{s.graphs_evaluated:.0f}",
+            auc,
+            f"{s.precision:.3f}",
+        ]
         row += [f"{v[1]:.3f} / {v[2]:.3f} ({v[0]:.2f})" for v in s.by_sparsity.values()]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -86,8 +105,10 @@ def run_command(args: argparse.Namespace) -> int:
         raise ValueError(f"--instances must be >= 1, got {args.instances}")
     dataset = load_dataset(args.dataset, seed=args.seed)
     trained = train_model(dataset, seed=args.seed, epochs=args.epochs)
-    print(f"{dataset.name}: test accuracy {trained.test_acc:.3f} "
-          f"(train {trained.train_acc:.3f}, {trained.epochs_run} epochs, {trained.seconds:.1f} s)")
+    print(
+        f"{dataset.name}: test accuracy {trained.test_acc:.3f} "
+        f"(train {trained.train_acc:.3f}, {trained.epochs_run} epochs, {trained.seconds:.1f} s)"
+    )
     instances = pick_instances(dataset, trained.model, args.instances, seed=args.seed)
     if not instances:
         raise RuntimeError("the model classifies no test motif instance correctly; train longer")
@@ -95,27 +116,37 @@ def run_command(args: argparse.Namespace) -> int:
     for name in args.explainer:
         kwargs = {}
         if name.startswith("subgraphx"):
-            kwargs["config"] = SubgraphXConfig(rollouts=args.rollouts, num_samples=args.samples,
-                                               seed=args.seed)
+            kwargs["config"] = SubgraphXConfig(
+                rollouts=args.rollouts, num_samples=args.samples, seed=args.seed
+            )
         explainer = make_explainer(name, **kwargs)
         fit_if_needed(explainer, trained.model, dataset, seed=args.seed)
         explanations = run_explainer(explainer, trained.model, instances)
-        all_scores.append(score_explanations(trained.model, instances, explanations,
-                                             args.sparsity))
+        all_scores.append(score_explanations(trained.model, instances, explanations, args.sparsity))
         for i, (inst, ex) in enumerate(zip(instances[: args.pictures], explanations)):
-            draw_explanation(inst.graph, ex, args.out / f"{name}_{i}.png",
-                             size=int(inst.node_gt.sum()))
+            draw_explanation(
+                inst.graph, ex, args.out / f"{name}_{i}.png", size=int(inst.node_gt.sum())
+            )
     table = scores_table(all_scores)
     print(table)
-    atomic_write_text(args.out / "metrics.md", f"# {dataset.name}\n\n"
-                      f"Model test accuracy {trained.test_acc:.3f}; {len(instances)} "
-                      f"instances; {hardware_summary()}\n\n{table}\n")
-    atomic_write_json(args.out / "metrics.json", {
-        "dataset": dataset.name, "test_accuracy": trained.test_acc,
-        "instances": len(instances),
-        "scores": [{**s.__dict__, "by_sparsity": {str(k): v for k, v in s.by_sparsity.items()}}
-                   for s in all_scores],
-    })
+    atomic_write_text(
+        args.out / "metrics.md",
+        f"# {dataset.name}\n\n"
+        f"Model test accuracy {trained.test_acc:.3f}; {len(instances)} "
+        f"instances; {hardware_summary()}\n\n{table}\n",
+    )
+    atomic_write_json(
+        args.out / "metrics.json",
+        {
+            "dataset": dataset.name,
+            "test_accuracy": trained.test_acc,
+            "instances": len(instances),
+            "scores": [
+                {**s.__dict__, "by_sparsity": {str(k): v for k, v in s.by_sparsity.items()}}
+                for s in all_scores
+            ],
+        },
+    )
     print(f"wrote {args.out / 'metrics.md'}")
     return 0
 
@@ -123,11 +154,12 @@ def run_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return run_command(args)
-        from gnn_explain.demo import demo
+        with limit_threads(args.threads):
+            if args.command == "run":
+                return run_command(args)
+            from gnn_explain.demo import demo
 
-        return demo()
+            return demo()
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         print(f"gnn-explain: error: {err}", file=sys.stderr)
         return 2

@@ -33,7 +33,10 @@ RECIPES: dict[str, tuple[dict, dict]] = {
 
 
 def train_model(
-    dataset: NodeDataset | GraphDataset, *, seed: int = 0, epochs: int | None = None,
+    dataset: NodeDataset | GraphDataset,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
     show_progress: bool | None = None,
 ) -> TrainResult:
     """Train the dataset's recipe model (``epochs`` overrides the recipe's, for quick runs)."""
@@ -77,8 +80,9 @@ def pick_instances(
     return [Instance(g, None, g.node_gt, g.edge_gt) for g in graphs]
 
 
-def fit_if_needed(explainer: Explainer, model: nn.Module, dataset, seed: int = 0,
-                  count: int = 30) -> None:
+def fit_if_needed(
+    explainer: Explainer, model: nn.Module, dataset, seed: int = 0, count: int = 30
+) -> None:
     """PGExplainer trains across instances: fit it on ``count`` training instances."""
     if not isinstance(explainer, PGExplainer):
         return
@@ -107,7 +111,9 @@ class Scores:
 
 
 def score_explanations(
-    model: nn.Module, instances: list[Instance], explanations: list[Explanation],
+    model: nn.Module,
+    instances: list[Instance],
+    explanations: list[Explanation],
     sparsities: tuple[float, ...],
 ) -> Scores:
     """Average timing, ground-truth agreement and fidelity at each sparsity level."""
@@ -125,10 +131,12 @@ def score_explanations(
         precs.append(precision_at_k(scored[local], gt, k))
         for s in sparsities:
             size = max(1, round((1 - s) * p.num_nodes))
-            f = fidelity(model, inst.graph, ex.nodes_at_size(size), target=ex.target,
-                         node=inst.node)
-            levels[s].append((f.sparsity, f.fid_plus_prob, f.fid_minus_prob, f.fid_plus_acc,
-                              f.fid_minus_acc))
+            f = fidelity(
+                model, inst.graph, ex.nodes_at_size(size), target=ex.target, node=inst.node
+            )
+            levels[s].append(
+                (f.sparsity, f.fid_plus_prob, f.fid_minus_prob, f.fid_plus_acc, f.fid_minus_acc)
+            )
     return Scores(
         explainer=explanations[0].explainer,
         time_s=statistics.mean(e.time_s for e in explanations),
@@ -141,7 +149,9 @@ def score_explanations(
 
 
 def run_explainer(
-    explainer: Explainer, model: nn.Module, instances: list[Instance],
+    explainer: Explainer,
+    model: nn.Module,
+    instances: list[Instance],
     show_progress: bool | None = None,
 ) -> list[Explanation]:
     """Explain every instance (the model's predicted class)."""

@@ -24,14 +24,21 @@ def _save(fig: Figure, path: str | Path) -> Path:
 
 
 def draw_explanation(
-    graph: Graph, explanation: Explanation, path: str | Path, *, size: int | None = None,
-    hops: int = 3, title: str | None = None, seed: int = 0,
+    graph: Graph,
+    explanation: Explanation,
+    path: str | Path,
+    *,
+    size: int | None = None,
+    hops: int = 3,
+    title: str | None = None,
+    seed: int = 0,
 ) -> Path:
     """Draw ``graph`` (node tasks: the ``hops``-hop neighbourhood of the explained node) with
     the explanation's nodes (``size`` of them, default: its own subgraph or 5) in red and the
     edges among them thick; node colour intensity shows the node mask. Saves a PNG."""
-    chosen = explanation.nodes_at_size(size or (len(explanation.subgraph)
-                                                if explanation.subgraph is not None else 5))
+    chosen = explanation.nodes_at_size(
+        size or (len(explanation.subgraph) if explanation.subgraph is not None else 5)
+    )
     g = to_networkx(graph)
     if explanation.node is not None:
         subset, *_ = k_hop_subgraph(explanation.node, hops, graph.edge_index, graph.num_nodes)
@@ -47,20 +54,45 @@ def draw_explanation(
     nx.draw_networkx_edges(g, pos, ax=ax, edge_color="#bbbbbb", width=1.0)
     inside = [(u, v) for u, v in g.edges if u in picked and v in picked]
     nx.draw_networkx_edges(g, pos, edgelist=inside, ax=ax, edge_color="#d62728", width=3.0)
-    nx.draw_networkx_nodes(g, pos, nodelist=nodes, node_color=colours, cmap="Blues", vmin=0,
-                           vmax=1, node_size=120, ax=ax, edgecolors="#555555", linewidths=0.5)
-    nx.draw_networkx_nodes(g, pos, nodelist=sorted(picked & set(nodes)), node_color="#d62728",
-                           node_size=160, ax=ax)
+    nx.draw_networkx_nodes(
+        g,
+        pos,
+        nodelist=nodes,
+        node_color=colours,
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        node_size=120,
+        ax=ax,
+        edgecolors="#555555",
+        linewidths=0.5,
+    )
+    nx.draw_networkx_nodes(
+        g, pos, nodelist=sorted(picked & set(nodes)), node_color="#d62728", node_size=160, ax=ax
+    )
     if explanation.node is not None:
-        nx.draw_networkx_nodes(g, pos, nodelist=[explanation.node], node_color="none",
-                               edgecolors="black", linewidths=2.5, node_size=320, ax=ax)
-    ax.set_title(title or f"{explanation.explainer}: {len(picked)} nodes, class {explanation.target}")
+        nx.draw_networkx_nodes(
+            g,
+            pos,
+            nodelist=[explanation.node],
+            node_color="none",
+            edgecolors="black",
+            linewidths=2.5,
+            node_size=320,
+            ax=ax,
+        )
+    ax.set_title(
+        title or f"{explanation.explainer}: {len(picked)} nodes, class {explanation.target}"
+    )
     ax.axis("off")
     return _save(fig, path)
 
 
 def plot_fidelity_curves(
-    curves: dict[str, list[tuple[float, float]]], path: str | Path, *, title: str = "",
+    curves: dict[str, list[tuple[float, float]]],
+    path: str | Path,
+    *,
+    title: str = "",
     ylabel: str = "fidelity+ (prob)",
 ) -> Path:
     """One line per explainer through its (sparsity, fidelity) points. Saves a PNG."""
@@ -75,4 +107,3 @@ def plot_fidelity_curves(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
-

@@ -26,10 +26,10 @@ def aggregate_sum(h: Tensor, edge_index: Tensor, weight: Tensor) -> Tensor:
 class GCNConv(nn.Module):
     """Kipf & Welling: out = D^-1/2 (A + I) D^-1/2 x W + b, with A's entries the edge weights."""
 
-    def __init__(self, in_dim: int, out_dim: int) -> None:
+    def __init__(self, in_dim: int, out_dim: int, bias: bool = True) -> None:
         super().__init__()
         self.lin = nn.Linear(in_dim, out_dim, bias=False)
-        self.bias = nn.Parameter(torch.zeros(out_dim))
+        self.bias = nn.Parameter(torch.zeros(out_dim), requires_grad=bias)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         n = x.shape[0]
@@ -44,9 +44,13 @@ class GCNConv(nn.Module):
 class GINConv(nn.Module):
     """Xu et al.: out = MLP((1 + eps) x + sum of neighbours), a two-layer ReLU MLP."""
 
-    def __init__(self, in_dim: int, out_dim: int, train_eps: bool = False) -> None:
+    def __init__(
+        self, in_dim: int, out_dim: int, bias: bool = True, train_eps: bool = False
+    ) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(in_dim, out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, out_dim, bias=bias), nn.ReLU(), nn.Linear(out_dim, out_dim, bias=bias)
+        )
         self.eps = nn.Parameter(torch.zeros(()), requires_grad=train_eps)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
@@ -57,9 +61,9 @@ class GINConv(nn.Module):
 class SAGEConv(nn.Module):
     """Hamilton et al. (mean aggregator): out = W_self x + W_nbr mean of neighbours."""
 
-    def __init__(self, in_dim: int, out_dim: int) -> None:
+    def __init__(self, in_dim: int, out_dim: int, bias: bool = True) -> None:
         super().__init__()
-        self.lin_self = nn.Linear(in_dim, out_dim)
+        self.lin_self = nn.Linear(in_dim, out_dim, bias=bias)
         self.lin_nbr = nn.Linear(in_dim, out_dim, bias=False)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
@@ -74,8 +78,12 @@ class SAGEConv(nn.Module):
 CONVS = {"gcn": GCNConv, "gin": GINConv, "sage": SAGEConv}
 
 
-def make_conv(kind: str, in_dim: int, out_dim: int) -> nn.Module:
-    """A layer by name: ``"gcn"``, ``"gin"`` or ``"sage"``."""
+def make_conv(kind: str, in_dim: int, out_dim: int, bias: bool = True) -> nn.Module:
+    """A layer by name: ``"gcn"``, ``"gin"`` or ``"sage"``.
+
+    Without ``bias`` a node with all-zero input features sends all-zero messages, so
+    zero-filled (masked) nodes carry no signal of their own.
+    """
     if kind not in CONVS:
         raise ValueError(f"unknown layer {kind!r}; choose one of {sorted(CONVS)}")
-    return CONVS[kind](in_dim, out_dim)
+    return CONVS[kind](in_dim, out_dim, bias=bias)

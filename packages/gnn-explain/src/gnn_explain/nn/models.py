@@ -22,7 +22,8 @@ class ModelConfig:
     """Architecture: ``conv`` in gcn/gin/sage, ``pool`` in mean/max/sum (graph models only).
 
     ``concat`` feeds the concatenation of every layer's output to the head (as in the
-    GNNExplainer paper's node classifier); otherwise only the last layer's.
+    GNNExplainer paper's node classifier); otherwise only the last layer's. ``bias=False``
+    drops the layers' biases, so zero-filled nodes carry no signal of their own.
     """
 
     in_dim: int
@@ -32,6 +33,7 @@ class ModelConfig:
     conv: str = "gcn"
     pool: str = "mean"
     concat: bool = True
+    bias: bool = True
 
     def __post_init__(self) -> None:
         if min(self.in_dim, self.num_classes, self.hidden, self.num_layers) < 1:
@@ -44,7 +46,9 @@ class _Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         dims = [cfg.in_dim] + [cfg.hidden] * cfg.num_layers
-        self.convs = nn.ModuleList(make_conv(cfg.conv, a, b) for a, b in itertools.pairwise(dims))
+        self.convs = nn.ModuleList(
+            make_conv(cfg.conv, a, b, cfg.bias) for a, b in itertools.pairwise(dims)
+        )
         self.concat = cfg.concat
         self.out_dim = cfg.hidden * (cfg.num_layers if cfg.concat else 1)
 

@@ -144,6 +144,8 @@ class MCTS:
     def run(self) -> list[TreeNode]:
         for _ in range(self.cfg.rollouts):
             self.rollout()
+        if not self.root.children:  # the graph is no larger than min_nodes: score it whole
+            self.root.P, self.root.scored = self.score([self.root.coalition])[0], True
         return [n for n in self.states.values() if n.scored]
 
 

@@ -94,6 +94,8 @@ class SubgraphXReference(Explainer):
         states[tuple(root.coalition)] = root
         for _ in range(cfg.rollouts):
             rollout(root)
+        if not root.children:
+            root.P, root.scored = shapley(root.coalition), True
         scored = sorted(
             (n for n in states.values() if n.scored), key=lambda n: (len(n.coalition), n.coalition)
         )
