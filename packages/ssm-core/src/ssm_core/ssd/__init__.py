@@ -73,10 +73,12 @@ def ssd(
         raise ValueError(f"unknown form {form!r}; choose one of {sorted(FORMS)}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    rep = x.shape[2] // B.shape[2]
-    B, C = B.repeat_interleave(rep, dim=2), C.repeat_interleave(rep, dim=2)
-    kwargs = {"chunk_size": chunk_size} if form == "chunked" else {}
-    y, state = FORMS[form](x, dt, A, B, C, initial_state, **kwargs)
+    if form == "chunked":
+        y, state = ssd_chunked(x, dt, A, B, C, initial_state, chunk_size)
+    else:
+        rep = x.shape[2] // B.shape[2]
+        B, C = B.repeat_interleave(rep, dim=2), C.repeat_interleave(rep, dim=2)
+        y, state = FORMS[form](x, dt, A, B, C, initial_state)
     return SSDResult(y, state)
 
 
