@@ -37,10 +37,12 @@ def ssd_chunked(
         x, B, C = (F.pad(t, (0, 0, 0, 0, 0, pad)) for t in (x, B, C))
         dt = F.pad(dt, (0, 0, 0, pad))
     c = x.shape[1] // T
-    heads = lambda t: (
-        t.repeat_interleave(h // g, dim=2).reshape(b, c, T, h, n).permute(0, 3, 1, 2, 4)
-    )
-    B, C = heads(B).contiguous(), heads(C).contiguous()  # (b, h, c, T, n)
+
+    def heads(t: Tensor) -> Tensor:  # (b, l, g, n) -> contiguous (b, h, c, T, n)
+        t = t.repeat_interleave(h // g, dim=2).reshape(b, c, T, h, n)
+        return t.permute(0, 3, 1, 2, 4).contiguous()
+
+    B, C = heads(B), heads(C)
     xdt = (
         (x * dt[..., None]).reshape(b, c, T, h, p).permute(0, 3, 1, 2, 4).contiguous()
     )  # (b, h, c, T, p)
