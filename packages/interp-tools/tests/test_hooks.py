@@ -85,7 +85,7 @@ def test_several_hooks_compose_and_are_removed_even_on_error():
 
 def test_unknown_name_suggests_close_match_and_attaches_nothing():
     model = Transformer(TransformerConfig(n_layers=1, d_model=8, n_heads=2, d_head=4, d_mlp=16))
-    with pytest.raises(KeyError, match="blocks.0.hook_resid_pre"):
+    with pytest.raises(KeyError, match=r"blocks\.0\.hook_resid_pre"):
         run_with_hooks(
             model,
             torch.zeros(1, 3, dtype=torch.long),

@@ -60,8 +60,6 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.lr <= 0 or self.dead_after < 1:
-            raise ValueError(
-                f"need steps, batch_size, dead_after >= 1 and lr > 0; got {self}"
-            )
+            raise ValueError(f"need steps, batch_size, dead_after >= 1 and lr > 0; got {self}")
         if self.resample_every < 0:
             raise ValueError(f"resample_every must be >= 0, got {self.resample_every}")

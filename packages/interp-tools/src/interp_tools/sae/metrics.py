@@ -68,7 +68,9 @@ def evaluate_sae(
     )
 
 
-def density_histogram(densities: torch.Tensor, path: str | Path, title: str = "feature density") -> Path:
+def density_histogram(
+    densities: torch.Tensor, path: str | Path, title: str = "feature density"
+) -> Path:
     """Histogram of log10 feature densities (dead latents counted separately) as PNG."""
     import matplotlib
 
@@ -110,4 +112,9 @@ def loss_recovered(
     zero = float(loss_fn(run_with_hooks(model, inputs, fns={site: zero_ablate()})))
     if zero == clean:
         raise ValueError(f"zero-ablating {site!r} leaves the loss unchanged; nothing to recover")
-    return {"clean": clean, "sae": spliced, "zero": zero, "recovered": (zero - spliced) / (zero - clean)}
+    return {
+        "clean": clean,
+        "sae": spliced,
+        "zero": zero,
+        "recovered": (zero - spliced) / (zero - clean),
+    }

@@ -32,9 +32,13 @@ class ActivationStore:
         seed: int | torch.Generator | None = 0,
     ) -> None:
         if batch_size < 1 or n_batches < 1:
-            raise ValueError(f"batch_size and n_batches must be >= 1, got {batch_size}, {n_batches}")
+            raise ValueError(
+                f"batch_size and n_batches must be >= 1, got {batch_size}, {n_batches}"
+            )
         if buffer_rows < 2 * batch_size:
-            raise ValueError(f"buffer_rows={buffer_rows} must be at least 2 × batch_size={batch_size}")
+            raise ValueError(
+                f"buffer_rows={buffer_rows} must be at least 2 × batch_size={batch_size}"
+            )
         self.model, self.next_inputs, self.site = model, next_inputs, site
         self.batch_size, self.n_batches, self.buffer_rows = batch_size, n_batches, buffer_rows
         self.gen = make_generator(seed)

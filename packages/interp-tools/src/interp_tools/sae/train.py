@@ -26,7 +26,9 @@ def _batches(
 ) -> Iterator[torch.Tensor]:
     if isinstance(source, torch.Tensor):
         if source.ndim != 2 or source.shape[0] < 1:
-            raise ValueError(f"activations must be [N, d_in] with N >= 1, got {tuple(source.shape)}")
+            raise ValueError(
+                f"activations must be [N, d_in] with N >= 1, got {tuple(source.shape)}"
+            )
         while True:
             yield source[torch.randint(source.shape[0], (batch_size,), generator=gen)]
     else:
@@ -67,7 +69,7 @@ def resample_dead(
 def train_sae(
     activations: torch.Tensor | Iterable[torch.Tensor],
     cfg: SAEConfig,
-    train: TrainConfig = TrainConfig(),
+    train: TrainConfig | None = None,
     *,
     seed: int | torch.Generator | None = 0,
     device: torch.device | str = "cpu",
@@ -75,6 +77,7 @@ def train_sae(
 ) -> SAETrainResult:
     """Train an SAE on ``activations``: a tensor [N, d_in] (sampled with replacement) or an
     iterable of [batch, d_in] batches (e.g. an ``ActivationStore``)."""
+    train = train or TrainConfig()
     gen = make_generator(seed)
     sae = SparseAutoencoder(cfg, generator=gen, device=device)
     batches = _batches(activations, train.batch_size, gen)
@@ -114,8 +117,11 @@ def train_sae(
             result.n_resampled += n
             since_fired[since_fired >= train.dead_after] = 0
         result.history.append(
-            {"loss": out.loss.item(), "mse": out.mse.item(),
-             "l0": (out.latents > 0).sum(-1).float().mean().item()}
+            {
+                "loss": out.loss.item(),
+                "mse": out.mse.item(),
+                "l0": (out.latents > 0).sum(-1).float().mean().item(),
+            }
         )
     sae.eval()
     return result

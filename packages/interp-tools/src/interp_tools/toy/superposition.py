@@ -50,7 +50,9 @@ def make_superposition(
 ) -> SuperpositionData:
     """Random unit feature directions; defaults: 512 features, p = 0.01, U(0.5, 1.5), 128 dims."""
     if not (0 < p <= 1 and 0 <= low <= high and n_features >= 1 and d >= 1):
-        raise ValueError(f"need 0 < p <= 1, 0 <= low <= high, n_features, d >= 1; got {p=} {low=} {high=}")
+        raise ValueError(
+            f"need 0 < p <= 1, 0 <= low <= high, n_features, d >= 1; got {p=} {low=} {high=}"
+        )
     dirs = torch.randn(n_features, d, generator=make_generator(seed))
     return SuperpositionData(dirs / dirs.norm(dim=1, keepdim=True), p, low, high)
 
@@ -70,7 +72,9 @@ def recovery_scores(
 ) -> RecoveryScores:
     """Compare true directions [F, d] with decoder rows [L, d]."""
     if true_dirs.shape[1] != decoder.shape[1]:
-        raise ValueError(f"widths differ: true {tuple(true_dirs.shape)} vs decoder {tuple(decoder.shape)}")
+        raise ValueError(
+            f"widths differ: true {tuple(true_dirs.shape)} vs decoder {tuple(decoder.shape)}"
+        )
     t = true_dirs / true_dirs.norm(dim=1, keepdim=True)
     w = decoder / decoder.norm(dim=1, keepdim=True).clamp_min(1e-12)
     best = (t @ w.T).abs().max(dim=1).values

@@ -1,0 +1,89 @@
+"""Exact accuracy of a Max-of-K model over all V^K inputs, by batched forward passes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from accelerator_utils import progress
+from interp_tools.maxofk.model import correct, path_weights
+from interp_tools.models.transformer import Transformer
+
+
+@dataclass(frozen=True)
+class BoundResult:
+    """A (lower bound on) accuracy with its cost: ``flops`` counted, ``wall_s`` measured."""
+
+    strategy: str
+    accuracy: float
+    n_correct: int
+    n_total: int
+    flops: float
+    wall_s: float
+
+
+def all_sequences(d_vocab: int, n_ctx: int, start: int, stop: int) -> torch.Tensor:
+    """Sequences ``start..stop-1`` of all d_vocab^n_ctx in lexicographic order: [N, n_ctx]."""
+    idx = torch.arange(start, stop, dtype=torch.int64)
+    powers = d_vocab ** torch.arange(n_ctx - 1, -1, -1, dtype=torch.int64)
+    return (idx[:, None] // powers) % d_vocab
+
+
+def forward_flops(model: Transformer, n_seq: int) -> float:
+    """Multiply-adds ×2 of one forward over ``n_seq`` sequences (matmuls only)."""
+    c = model.cfg
+    T, d, dh, V = c.n_ctx, c.d_model, c.d_head * c.n_heads, c.d_vocab
+    per_seq = 2 * T * (3 * d * dh + dh * d + d * V) + 2 * 2 * T * T * dh
+    return float(n_seq * per_seq)
+
+
+@torch.no_grad()
+def brute_force_accuracy(
+    model: Transformer, *, chunk: int = 1 << 16, show_progress: bool | None = None
+) -> BoundResult:
+    """Run every input through ``model`` and count strictly correct answers."""
+    V, K = model.cfg.d_vocab, model.cfg.n_ctx
+    total = V**K
+    t0 = time.perf_counter()
+    n_correct = 0
+    for start in progress(range(0, total, chunk), desc="brute force", enabled=show_progress):
+        tokens = all_sequences(V, K, start, min(start + chunk, total))
+        n_correct += int(correct(model(tokens)[:, -1], tokens).sum())
+    wall = time.perf_counter() - t0
+    return BoundResult(
+        "brute force", n_correct / total, n_correct, total, forward_flops(model, total), wall
+    )
+
+
+@torch.no_grad()
+def brute_force_accuracy_paths(
+    model: Transformer, *, chunk: int = 1 << 15, show_progress: bool | None = None
+) -> BoundResult:
+    """The same count from float64 path tables, last position only (~100× fewer FLOPs).
+
+    logits[o] = U[q, o] + Σ_i softmax_i(s[q, i, t_i]) · OV[i, t_i, o]. Agrees with the model's
+    float32 forward except where a logit gap is within rounding (checked in tests/benchmarks).
+    """
+    w = path_weights(model)
+    V, K, dh = w.d_vocab, w.n_ctx, w.W_Q.shape[1]
+    t0 = time.perf_counter()
+    q = (w.E + w.P[-1]) @ w.W_Q
+    keys = (w.E[None] + w.P[:, None]) @ w.W_K  # [K, V, dh]
+    scores = torch.einsum("qh,ith->qit", q, keys) / dh**0.5  # [V, K, V]
+    ov = (w.E[None] + w.P[:, None]) @ (w.W_V @ w.W_O @ w.W_U)  # [K, V, V]
+    direct = (w.E + w.P[-1]) @ w.W_U
+    pos = torch.arange(K)
+    total, n_correct = V**K, 0
+    for start in progress(
+        range(0, total, chunk), desc="brute force (paths)", enabled=show_progress
+    ):
+        tokens = all_sequences(V, K, start, min(start + chunk, total))
+        query = tokens[:, -1]
+        attn = scores[query[:, None], pos, tokens].softmax(dim=-1)  # [N, K]
+        logits = direct[query] + torch.einsum("nk,nko->no", attn, ov[pos, tokens])
+        n_correct += int(correct(logits, tokens).sum())
+    wall = time.perf_counter() - t0
+    flops = float(total * (2 * K * V + 4 * K + V))
+    return BoundResult("brute force (paths)", n_correct / total, n_correct, total, flops, wall)

@@ -1,0 +1,64 @@
+"""Path tables shared by the Max-of-K proofs (float64), with their operation counts.
+
+For the query at the last position (token q) and a key token t at position i:
+    scores[q, i, t] = (E[q] + P[K−1]) W_Q · W_Kᵀ (E[t] + P[i])ᵀ / √d_head       (EQKE + EQKP)
+    OV[i, t, o]     = (E[t] + P[i]) W_V W_O W_U                                 (EVOU + PVOU)
+    U[q, o]         = (E[q] + P[K−1]) W_U                                       (EUPU)
+Margins against the best wrong answer o ≠ m:
+    ov_margin[i, t, m] = OV[i, t, m] − max_{o≠m} OV[i, t, o]
+    direct_margin[q, m] = U[q, m] − max_{o≠m} U[q, o]
+The final logit gap (logit_m − logit_o) · Z = Σ_j e^{s_j} (OV_j[m] − OV_j[o] + U[m] − U[o]),
+Z = Σ_j e^{s_j}, is therefore ≥ Σ_j e^{s_j} (ov_margin_j + direct_margin) for every o.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from interp_tools.maxofk.model import PathWeights
+
+
+def margin_vs_best_other(a: torch.Tensor) -> torch.Tensor:
+    """``a[..., m] − max_{o≠m} a[..., o]`` for every m, from the top two of each row."""
+    top = a.topk(2, dim=-1)
+    best_other = torch.where(
+        torch.arange(a.shape[-1]) == top.indices[..., :1], top.values[..., 1:], top.values[..., :1]
+    )
+    return a - best_other
+
+
+@dataclass(frozen=True)
+class PathTables:
+    """``scores`` [V, K, V] shifted by each query's max (a positive rescaling of e^s),
+    ``ov_margin`` [K, V, V], ``direct_margin`` [V, V], ``ops``: operations to build them."""
+
+    scores: torch.Tensor
+    ov_margin: torch.Tensor
+    direct_margin: torch.Tensor
+    ops: float
+
+
+def path_tables(w: PathWeights) -> PathTables:
+    V, K, d, dh = w.d_vocab, w.n_ctx, w.E.shape[1], w.W_Q.shape[1]
+    q = (w.E + w.P[-1]) @ w.W_Q  # [V, dh]
+    s = ((q @ (w.E @ w.W_K).T)[:, None, :] + (q @ (w.P @ w.W_K).T)[:, :, None]) / math.sqrt(dh)
+    s = s - s.amax(dim=(1, 2), keepdim=True)
+    M = w.W_V @ w.W_O @ w.W_U  # [d, V]
+    ov = (w.E @ M)[None] + (w.P @ M)[:, None]  # [K, V, V]
+    U = (w.E + w.P[-1]) @ w.W_U
+    ops = 2 * (V * d * dh + V * d * dh + K * d * dh + V * dh * V + V * dh * K)  # scores
+    ops += 2 * (d * dh * d + d * d * V + V * d * V + K * d * V) + 2 * V * d * V  # OV, U
+    ops += 4 * (K * V * V + V * V) + 2 * V * K * V  # margins (top-2, select), shift
+    return PathTables(s, margin_vs_best_other(ov), margin_vs_best_other(U), float(ops))
+
+
+def all_max_certified(t: PathTables) -> torch.Tensor:
+    """[V] bool: the sequence (m, m, …, m) is provably correct (all positions known)."""
+    V = t.scores.shape[0]
+    m = torch.arange(V)
+    es = t.scores[m, :, m].exp()  # [V, K]
+    x = t.ov_margin[:, m, m].T + t.direct_margin[m, m][:, None]  # [V, K]
+    return (es * x).sum(dim=1) > 0
