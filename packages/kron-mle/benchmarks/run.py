@@ -46,83 +46,94 @@ def data(dims: tuple[int, ...], n: int, seed: int) -> torch.Tensor:
 def rational_vs_flipflop(
     report: BenchmarkReport, tag: str, triples, target: float, ll_tol: float, repeats: int
 ) -> None:
-    for m1, m2, n in triples:
-        Y = data((m1, m2), n, seed=m1 + m2 + n)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rat = fit(Y, mean="zero", method="rational")
-            t0 = time.perf_counter()
-            ff = fit(Y, mean="zero", method="flipflop", config=BASELINE)
-            ff_s = time.perf_counter() - t0
-        cmp = report.add(
-            compare(
-                {
-                    "flip-flop (rel-LL 1e-12)": lambda: fit(
-                        Y, mean="zero", method="flipflop", config=BASELINE
-                    ),
-                    "rational + 1 sweep": lambda: fit(Y, mean="zero", method="rational"),
-                },
-                title=f"{tag} ({m1}, {m2}, n={n})",
-                repeats=repeats,
-                warmup=0,
-                min_time_s=0.0 if ff_s > 0.2 else 0.05,
-                params={"chain": len(castling_chain(m1, m2, n)) - 1, "ff_sweeps": ff.n_iter},
-            )
+    for triple in triples:
+        _rational_case(report, tag, triple, target, ll_tol, repeats)
+
+
+def _rational_case(
+    report: BenchmarkReport,
+    tag: str,
+    triple: tuple[int, int, int],
+    target: float,
+    ll_tol: float,
+    repeats: int,
+) -> None:
+    m1, m2, n = triple
+    Y = data((m1, m2), n, seed=m1 + m2 + n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rat = fit(Y, mean="zero", method="rational")
+        t0 = time.perf_counter()
+        ff = fit(Y, mean="zero", method="flipflop", config=BASELINE)
+        ff_s = time.perf_counter() - t0
+    cmp = report.add(
+        compare(
+            {
+                "flip-flop (rel-LL 1e-12)": lambda: fit(
+                    Y, mean="zero", method="flipflop", config=BASELINE
+                ),
+                "rational + 1 sweep": lambda: fit(Y, mean="zero", method="rational"),
+            },
+            title=f"{tag} ({m1}, {m2}, n={n})",
+            repeats=repeats,
+            warmup=0,
+            min_time_s=0.0 if ff_s > 0.2 else 0.05,
+            params={"chain": len(castling_chain(m1, m2, n)) - 1, "ff_sweeps": ff.n_iter},
         )
-        speed = cmp.speedup("rational + 1 sweep")
-        gap = abs(float(rat.loglik - ff.loglik)) / abs(float(ff.loglik))
-        name = f"{tag} ({m1},{m2},{n})"
-        report.metric(
-            f"{name} speed-up",
-            speed,
-            "x",
-            target=f">= {target:g}x",
-            passed=speed >= target and gap <= ll_tol,
-        )
-        report.metric(
-            f"{name} relative LL gap", gap, "", target=f"<= {ll_tol:g}", passed=gap <= ll_tol
-        )
-        report.metric(f"{name} rational minus flip-flop LL", float(rat.loglik - ff.loglik), "nats")
-        print(
-            f"{name}: {speed:.1f}x, LL gap {gap:.2e}, flip-flop {ff.n_iter} sweeps "
-            f"(converged={ff.converged})",
-            flush=True,
-        )
+    )
+    speed = cmp.speedup("rational + 1 sweep")
+    gap = abs(float(rat.loglik - ff.loglik)) / abs(float(ff.loglik))
+    name = f"{tag} ({m1},{m2},{n})"
+    report.metric(
+        f"{name} speed-up",
+        speed,
+        "x",
+        target=f">= {target:g}x",
+        passed=speed >= target and gap <= ll_tol,
+    )
+    report.metric(f"{name} relative LL gap", gap, "", target=f"<= {ll_tol:g}", passed=gap <= ll_tol)
+    report.metric(f"{name} rational minus flip-flop LL", float(rat.loglik - ff.loglik), "nats")
+    print(
+        f"{name}: {speed:.1f}x, LL gap {gap:.2e}, flip-flop {ff.n_iter} sweeps "
+        f"(converged={ff.converged})",
+        flush=True,
+    )
 
 
 def sweep_cost(report: BenchmarkReport, triples, repeats: int) -> None:
-    for m1, m2, n in triples:
-        Y = data((m1, m2), n, seed=1)[None]
-        rows, cols = stacks(Y)
-        r2, c2 = rows.view(1, m1, n * m2), cols.view(1, m2, n * m1)
-        k = 5
-        one = FlipFlopConfig(max_iter=1)
-        many = FlipFlopConfig(max_iter=1 + k)
-        cmp = report.add(
-            compare(
-                {
-                    "two raw Gram products": lambda: (r2 @ r2.mT, c2 @ c2.mT),
-                    "flip-flop, 1 sweep": lambda: flipflop(
-                        Y, config=one, require_convergence=False
-                    ),
-                    f"flip-flop, {1 + k} sweeps": lambda: flipflop(
-                        Y, config=many, require_convergence=False
-                    ),
-                },
-                title=f"B3 ({m1}, {m2}, n={n})",
-                repeats=repeats,
-                params={"sweeps_diff": k},
-            )
+    for triple in triples:
+        _sweep_case(report, triple, repeats)
+
+
+def _sweep_case(report: BenchmarkReport, triple: tuple[int, int, int], repeats: int) -> None:
+    m1, m2, n = triple
+    Y = data((m1, m2), n, seed=1)[None]
+    rows, cols = stacks(Y)
+    r2, c2 = rows.view(1, m1, n * m2), cols.view(1, m2, n * m1)
+    k = 5
+    one = FlipFlopConfig(max_iter=1)
+    many = FlipFlopConfig(max_iter=1 + k)
+    cmp = report.add(
+        compare(
+            {
+                "two raw Gram products": lambda: (r2 @ r2.mT, c2 @ c2.mT),
+                "flip-flop, 1 sweep": lambda: flipflop(Y, config=one, require_convergence=False),
+                f"flip-flop, {1 + k} sweeps": lambda: flipflop(
+                    Y, config=many, require_convergence=False
+                ),
+            },
+            title=f"B3 ({m1}, {m2}, n={n})",
+            repeats=repeats,
+            params={"sweeps_diff": k},
         )
-        per_sweep = (
-            cmp.row(f"flip-flop, {1 + k} sweeps").median_s - cmp.row("flip-flop, 1 sweep").median_s
-        ) / k
-        ratio = per_sweep / cmp.row("two raw Gram products").median_s
-        report.metric(
-            f"B3 ({m1},{m2},{n}) sweep / Gram", ratio, "x", target="<= 3x", passed=ratio <= 3
-        )
-        report.metric(f"B3 ({m1},{m2},{n}) time per sweep", per_sweep * 1e3, "ms")
-        print(f"B3 ({m1},{m2},{n}): {per_sweep * 1e3:.2f} ms/sweep, {ratio:.2f}x Gram", flush=True)
+    )
+    per_sweep = (
+        cmp.row(f"flip-flop, {1 + k} sweeps").median_s - cmp.row("flip-flop, 1 sweep").median_s
+    ) / k
+    ratio = per_sweep / cmp.row("two raw Gram products").median_s
+    report.metric(f"B3 ({m1},{m2},{n}) sweep / Gram", ratio, "x", target="<= 3x", passed=ratio <= 3)
+    report.metric(f"B3 ({m1},{m2},{n}) time per sweep", per_sweep * 1e3, "ms")
+    print(f"B3 ({m1},{m2},{n}): {per_sweep * 1e3:.2f} ms/sweep, {ratio:.2f}x Gram", flush=True)
 
 
 def tensor_cost(report: BenchmarkReport, cases) -> None:
@@ -149,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--full", action="store_true")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=None, help="override interleaved rounds")
     parser.add_argument(
         "--only",
         nargs="+",
@@ -158,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     report = BenchmarkReport("kron-mle")
-    repeats = 5 if args.full else 3
+    repeats = args.repeats or (5 if args.full else 3)
     with limit_threads(args.threads):
         report.metric("torch threads", thread_info()["torch_threads"], "")
         if "B1" in args.only:

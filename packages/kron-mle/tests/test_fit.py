@@ -126,3 +126,12 @@ def test_bad_options(Y):
         fit(Y, mean="median")
     with pytest.raises(ValueError, match="normalization"):
         fit(Y, normalization="max")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu(spd):
+    Y = sample([spd(7, 0), spd(2, 1)], 5, seed=0)
+    for method in ("rational", "flipflop"):
+        cpu, gpu = fit(Y, method=method), fit(Y.cuda(), method=method)
+        assert gpu.sigma1.is_cuda
+        assert abs(float(cpu.loglik) - float(gpu.loglik)) < 1e-9 * abs(float(cpu.loglik))

@@ -213,8 +213,12 @@ def _choose(method: str, dims: tuple[int, ...], n_eff: int, start: Any) -> str:
 
 
 def _rational(Z: torch.Tensor, polish: int, config: FlipFlopConfig) -> EngineResult:
-    """Closed form, then ``polish`` flip-flop sweeps from it (none: residual measured only)."""
-    s1, s2 = rational_mle(Z)
+    """Closed form, then ``polish`` flip-flop sweeps from it (none: residual measured only).
+
+    The castling chain always runs in float64 (cheap, and long chains lose too much accuracy in
+    float32); the factors are then cast back and polished in ``Z``'s dtype.
+    """
+    s1, s2 = (S.to(Z.dtype) for S in rational_mle(Z.double()))
     if polish:
         raw = flipflop(
             Z, init=(s1, s2), config=FlipFlopConfig(max_iter=polish), require_convergence=False
