@@ -50,7 +50,7 @@ def test_brute_force_matches_per_sequence_loop():
         for s in itertools.product(range(5), repeat=3)
     )
     assert result.n_correct == loop and result.n_total == 125
-    assert brute_force_accuracy_paths(model, chunk=17).n_correct == loop
+    assert brute_force_accuracy_paths(model).n_correct == loop
 
 
 @pytest.mark.parametrize("V,K", [(8, 3), (6, 4), (5, 2)])

@@ -20,3 +20,34 @@ def test_cli_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert interp_tools.__version__ in capsys.readouterr().out
+
+
+def test_cli_maxofk_prove(capsys):
+    assert main(["maxofk", "prove", "--seed", "1", "--strategy", "cubic", "subcubic"]) == 0
+    out = capsys.readouterr().out
+    assert "| cubic |" in out and "| subcubic |" in out
+
+
+def test_cli_sae_train_small(tmp_path, capsys):
+    args = [
+        "sae",
+        "train",
+        "--features",
+        "16",
+        "--dim",
+        "8",
+        "--p",
+        "0.1",
+        "--samples",
+        "2000",
+        "--steps",
+        "30",
+        "--batch-size",
+        "64",
+        "--out",
+        str(tmp_path / "sae"),
+    ]
+    assert main(args) == 0
+    assert "MMCS" in capsys.readouterr().out
+    assert (tmp_path / "sae" / "sae.safetensors").is_file()
+    assert (tmp_path / "sae" / "density.png").is_file()

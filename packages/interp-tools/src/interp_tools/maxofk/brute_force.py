@@ -59,31 +59,42 @@ def brute_force_accuracy(
 
 @torch.no_grad()
 def brute_force_accuracy_paths(
-    model: Transformer, *, chunk: int = 1 << 15, show_progress: bool | None = None
+    model: Transformer, *, show_progress: bool | None = None
 ) -> BoundResult:
-    """The same count from float64 path tables, last position only (~100× fewer FLOPs).
+    """The same count from float64 path tables, last position only, one query token at a time.
 
-    logits[o] = U[q, o] + Σ_i softmax_i(s[q, i, t_i]) · OV[i, t_i, o]. Agrees with the model's
-    float32 forward except where a logit gap is within rounding (checked in tests/benchmarks).
+    For query q, logits[t_0..t_{K−2}, o] = U[q, o] + Σ_i e^{s[q,i,t_i]} OV[i, t_i, o] / Z, built
+    for the whole grid of the K−1 other tokens by broadcasting. Agrees with the model's float32
+    forward except where a logit gap is within rounding (checked in tests and benchmarks).
     """
     w = path_weights(model)
     V, K, dh = w.d_vocab, w.n_ctx, w.W_Q.shape[1]
     t0 = time.perf_counter()
-    q = (w.E + w.P[-1]) @ w.W_Q
+    q_vec = (w.E + w.P[-1]) @ w.W_Q
     keys = (w.E[None] + w.P[:, None]) @ w.W_K  # [K, V, dh]
-    scores = torch.einsum("qh,ith->qit", q, keys) / dh**0.5  # [V, K, V]
+    scores = torch.einsum("qh,ith->qit", q_vec, keys) / dh**0.5  # [V, K, V]
+    scores = scores - scores.amax(dim=(1, 2), keepdim=True)
     ov = (w.E[None] + w.P[:, None]) @ (w.W_V @ w.W_O @ w.W_U)  # [K, V, V]
     direct = (w.E + w.P[-1]) @ w.W_U
-    pos = torch.arange(K)
-    total, n_correct = V**K, 0
-    for start in progress(
-        range(0, total, chunk), desc="brute force (paths)", enabled=show_progress
-    ):
-        tokens = all_sequences(V, K, start, min(start + chunk, total))
-        query = tokens[:, -1]
-        attn = scores[query[:, None], pos, tokens].softmax(dim=-1)  # [N, K]
-        logits = direct[query] + torch.einsum("nk,nko->no", attn, ov[pos, tokens])
-        n_correct += int(correct(logits, tokens).sum())
+    grid = torch.arange(V)
+    n_correct = 0
+    for q in progress(range(V), desc="brute force (paths)", enabled=show_progress):
+        num = (scores[q, K - 1, q].exp() * ov[K - 1, q]).expand(*([1] * (K - 1)), V)
+        z = scores[q, K - 1, q].exp().reshape([1] * (K - 1))
+        mx = torch.full([1] * (K - 1), q)
+        for i in range(K - 1):
+            shape = [1] * (K - 1)
+            shape[i] = V
+            e = scores[q, i].exp()
+            num = num + (e[:, None] * ov[i]).view(*shape, V)
+            z = z + e.view(shape)
+            mx = torch.maximum(mx, grid.view(shape))
+        logits = (direct[q] + num / z[..., None]).reshape(-1, V)
+        target = mx.expand(z.shape).reshape(-1, 1)
+        true = logits.gather(1, target)
+        others = logits.scatter(1, target, float("-inf"))
+        n_correct += int((true > others).all(dim=1).sum())
     wall = time.perf_counter() - t0
-    flops = float(total * (2 * K * V + 4 * K + V))
+    total = V**K
+    flops = float(total * (4 * V + 2 * (K - 1) * V))
     return BoundResult("brute force (paths)", n_correct / total, n_correct, total, flops, wall)

@@ -1,0 +1,273 @@
+"""Benchmarks of interp-tools: hook overhead, batched patching, Max-of-K Pareto, SAE recovery.
+
+    python benchmarks/run.py --quick        # a few minutes
+    python benchmarks/run.py --full         # long: full SAE training, forward brute force
+Writes interp-tools.json / .md into --out (default benchmarks/results/). Threads pinned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+
+import torch
+from scipy.stats import spearmanr
+from torch import nn
+
+from accelerator_utils import BenchmarkReport, compare, limit_threads, make_generator, thread_info
+from interp_tools.hooks import HookPoint, hook_point_names, run_with_cache
+from interp_tools.maxofk import (
+    brute_force_accuracy,
+    brute_force_accuracy_paths,
+    cubic_bound,
+    load_model,
+    shipped_checkpoint,
+    shipped_seeds,
+    subcubic_bound,
+)
+from interp_tools.models import Transformer, TransformerConfig
+from interp_tools.patching import activation_patching, attribution_patching
+from interp_tools.sae import SAEConfig, TrainConfig, evaluate_sae, train_sae
+from interp_tools.toy import make_superposition, mcc, recovery_scores
+
+
+def strip_hook_points(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose HookPoints are plain functions: the no-hook-points baseline."""
+    plain = copy.deepcopy(model)
+    for name in hook_point_names(plain):
+        parent_name, _, attr = name.rpartition(".")
+        parent = plain.get_submodule(parent_name)
+        delattr(parent, attr)
+        object.__setattr__(parent, attr, lambda x: x)
+    return plain
+
+
+@torch.no_grad()
+def bench_hooks(report: BenchmarkReport, repeats: int) -> None:
+    cfg = TransformerConfig(
+        n_layers=4, d_model=256, n_heads=8, d_head=32, d_mlp=1024, d_vocab=512, n_ctx=128
+    )
+    model = Transformer(cfg).eval()
+    plain = strip_hook_points(model)
+    for batch, T in ((4, 128), (1, 8)):
+        tokens = torch.randint(512, (batch, T), generator=make_generator(0))
+        torch.testing.assert_close(plain(tokens), model(tokens))
+        c = report.add(
+            compare(
+                {
+                    "plain forward": lambda: plain(tokens),
+                    "hook points unused": lambda: model(tokens),
+                    "run_with_cache (all sites)": lambda: run_with_cache(model, tokens),
+                },
+                title=f"hook overhead, 4 blocks d=256, B·T={batch * T}",
+                repeats=repeats,
+                params={"batch": batch, "T": T, "sites": len(hook_point_names(model))},
+            )
+        )
+        if batch * T >= 512:
+            report.metric(
+                "unused hook points / plain",
+                c.row("hook points unused").ratio,
+                "×",
+                target="≤ 1.05",
+                passed=c.row("hook points unused").ratio <= 1.05,
+            )
+            report.metric(
+                "cache every site / plain",
+                c.row("run_with_cache (all sites)").ratio,
+                "×",
+                target="≤ 1.10",
+                passed=c.row("run_with_cache (all sites)").ratio <= 1.10,
+            )
+
+
+class Smooth(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(8, 32), nn.Linear(32, 2)
+        self.h1, self.h2 = HookPoint(), HookPoint()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.h2(torch.tanh(self.a(self.h1(x))))).sum(dim=1)
+
+
+def bench_patching(report: BenchmarkReport, repeats: int) -> None:
+    cfg = TransformerConfig(
+        n_layers=2, d_model=64, n_heads=4, d_head=16, d_mlp=256, d_vocab=100, n_ctx=32
+    )
+    model = Transformer(cfg).eval()
+    gen = make_generator(0)
+    clean, corrupted = (
+        torch.randint(100, (2, 32), generator=gen),
+        torch.randint(100, (2, 32), generator=gen),
+    )
+    metric = lambda out: out[:, -1, 0] - out[:, -1, 1]  # noqa: E731
+    sites = ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre"]
+    one = activation_patching(model, clean, corrupted, metric, sites, batch_patches=1)
+    k16 = activation_patching(model, clean, corrupted, metric, sites, batch_patches=16)
+    err = float((one.grid - k16.grid).abs().max())
+    report.metric(
+        "batched vs per-index patching, max |diff|", err, "", target="≤ 1e-5", passed=err <= 1e-5
+    )
+    c = report.add(
+        compare(
+            {
+                "one forward per index": lambda: activation_patching(
+                    model, clean, corrupted, metric, sites, batch_patches=1
+                ),
+                "K=16 patches per forward": lambda: activation_patching(
+                    model, clean, corrupted, metric, sites, batch_patches=16
+                ),
+            },
+            title="activation patching, 2 sites × 32 positions",
+            repeats=repeats,
+            min_time_s=0.0,
+        )
+    )
+    speed = 1 / c.row("K=16 patches per forward").ratio
+    report.metric("batched patching throughput (K=16)", speed, "×", target="≥ 3", passed=speed >= 3)
+    torch.manual_seed(0)
+    smooth = Smooth()
+    x = torch.randn(4, 12, 8, generator=gen)
+    lin = lambda out: out[:, 0] - out[:, 1]  # noqa: E731
+    corrupted_x = x + 0.05 * torch.randn(x.shape, generator=make_generator(1))
+    exact = activation_patching(smooth, x, corrupted_x, lin, ["h1", "h2"])
+    approx = attribution_patching(smooth, x, corrupted_x, lin, ["h1", "h2"])
+    rho = float(spearmanr(exact.grid.flatten(), approx.grid.flatten()).statistic)
+    report.metric(
+        "attribution vs exact patching, Spearman (near-linear)",
+        rho,
+        "",
+        target="≥ 0.9",
+        passed=rho >= 0.9,
+    )
+
+
+def bench_maxofk(report: BenchmarkReport, full: bool) -> list[str]:
+    rows = [
+        "| seed | strategy | operations | wall s | bound | brute-force accuracy | bound / accuracy |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    seeds = shipped_seeds() if full else shipped_seeds()[:1]
+    for seed in seeds:
+        model = load_model(shipped_checkpoint(seed))
+        truth = brute_force_accuracy(model) if full else brute_force_accuracy_paths(model)
+        results = [truth, cubic_bound(model), subcubic_bound(model)]
+        for r in results:
+            rows.append(
+                f"| {seed} | {r.strategy} | {r.flops:.3g} | {r.wall_s:.3g} | {r.accuracy:.5f} | "
+                f"{truth.accuracy:.5f} | {r.accuracy / truth.accuracy:.3f} |"
+            )
+        cubic, sub = results[1], results[2]
+        report.metric(
+            f"seed {seed}: cubic bound / brute force",
+            cubic.accuracy / truth.accuracy,
+            "",
+            target="≥ 0.95",
+            passed=cubic.accuracy / truth.accuracy >= 0.95,
+        )
+        report.metric(
+            f"seed {seed}: cubic wall / brute-force wall",
+            cubic.wall_s / truth.wall_s,
+            "",
+            target="≤ 0.01",
+            passed=cubic.wall_s / truth.wall_s <= 0.01,
+        )
+        report.metric(
+            f"seed {seed}: subcubic bound / brute force",
+            sub.accuracy / truth.accuracy,
+            "",
+            target="≥ 0.75 (aim)",
+            passed=sub.accuracy / truth.accuracy >= 0.75,
+        )
+        report.metric(
+            f"seed {seed}: sound (bounds ≤ accuracy)",
+            float(max(cubic.accuracy, sub.accuracy) <= truth.accuracy),
+            "",
+            target="1",
+            passed=max(cubic.accuracy, sub.accuracy) <= truth.accuracy,
+        )
+    return rows
+
+
+def bench_sae(report: BenchmarkReport, full: bool) -> list[str]:
+    data = make_superposition(512, 128, p=0.01, seed=0)
+    gen = make_generator(1)
+    x, _ = data.sample(200_000 if full else 60_000, gen)
+    x_eval, codes = data.sample(20_000, gen)
+    steps = 3000 if full else 500
+    rows = [
+        "| kind | steps | L0 | EV | dead | MMCS | matched >0.99 | MCC | tokens/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, extra, target in (("topk", {"k": 5}, 0.99), ("relu", {"l1_coeff": 0.3}, 0.98)):
+        cfg = SAEConfig(128, 512, kind=kind, **extra)
+        t0 = time.perf_counter()
+        sae = train_sae(
+            x,
+            cfg,
+            TrainConfig(
+                steps=steps, batch_size=1024, lr=3e-3 if kind == "relu" else 1e-3, dead_after=20_000
+            ),
+            seed=0,
+        ).sae
+        rate = steps * 1024 / (time.perf_counter() - t0)
+        m = evaluate_sae(sae, x_eval)
+        s = recovery_scores(data.directions, sae.W_dec.detach())
+        score = mcc(codes, sae.encode(x_eval).detach())
+        rows.append(
+            f"| {kind} | {steps} | {m.l0:.2f} | {m.explained_variance:.4f} | {m.dead_fraction:.3f} | "
+            f"{s.mmcs:.4f} | {s.frac_matched:.3f} | {score:.4f} | {rate:.0f} |"
+        )
+        report.metric(
+            f"{kind} SAE MMCS (512 feats, 128 dims, {steps} steps)",
+            s.mmcs,
+            "",
+            target=f"≥ {target}",
+            passed=s.mmcs >= target,
+        )
+        if kind == "topk":
+            report.metric(
+                "topk matched at |cos|>0.99",
+                s.frac_matched,
+                "",
+                target="≥ 0.95",
+                passed=s.frac_matched >= 0.95,
+            )
+            report.metric(
+                "topk dead latents",
+                m.dead_fraction,
+                "",
+                target="≤ 0.01",
+                passed=m.dead_fraction <= 0.01,
+            )
+        report.metric(f"{kind} SAE training throughput", rate, "tokens/s")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true")
+    mode.add_argument("--full", action="store_true")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    report = BenchmarkReport("interp-tools")
+    with limit_threads(args.threads):
+        report.metric("torch threads", thread_info()["torch_threads"], "")
+        repeats = 9 if args.full else 5
+        bench_hooks(report, repeats)
+        bench_patching(report, repeats)
+        tables = bench_maxofk(report, args.full) + [""] + bench_sae(report, args.full)
+    path = report.write(args.out)
+    md = Path(args.out) / "interp-tools.md"
+    md.write_text(md.read_text() + "\n" + "\n".join(tables) + "\n")
+    print(md.read_text())
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
