@@ -135,3 +135,11 @@ def test_cuda_matches_cpu(spd):
         cpu, gpu = fit(Y, method=method), fit(Y.cuda(), method=method)
         assert gpu.sigma1.is_cuda
         assert abs(float(cpu.loglik) - float(gpu.loglik)) < 1e-9 * abs(float(cpu.loglik))
+
+
+def test_vector_case_is_the_sample_covariance():
+    Y = torch.randn(9, 1, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    res = fit(Y, mean="zero")
+    assert res.method == "rational"
+    y = Y[:, 0, :]
+    np.testing.assert_allclose(res.covariance(), y.T @ y / 9, rtol=1e-10)

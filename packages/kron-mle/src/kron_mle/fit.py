@@ -166,7 +166,7 @@ def fit(
     if ex.status == "not_unique":
         warnings.warn(f"the MLE is not unique: {ex.reason}; returning one maximiser", stacklevel=2)
     Z = helmert_contrasts(Yt) if mean == "estimate" else Yt
-    start = _init_factors(init, dims, Yt, n_eff, n)
+    start = _init_factors(init, dims, Yt)
     chosen = _choose(method, dims, n_eff, start)
     if chosen == "rational":
         raw = _rational(Z, polish, config)
@@ -240,10 +240,8 @@ def _init_factors(
     init: KronFit | Sequence[ArrayLike] | None,
     dims: tuple[int, ...],
     Yt: torch.Tensor,
-    n_eff: int,
-    n: int,
 ) -> list[torch.Tensor] | None:
-    """Warm-start factors ``(B, m, m)`` for the (contrast) problem, or ``None``."""
+    """Warm-start factors ``(B, m, m)``, or ``None``; only their product's shape matters."""
     if init is None:
         return None
     factors = init.unnormalised() if isinstance(init, KronFit) else list(init)
