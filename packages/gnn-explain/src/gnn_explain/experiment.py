@@ -16,7 +16,7 @@ from gnn_explain.explain import Explainer, Explanation, PGExplainer, prepare
 from gnn_explain.graph import Graph
 from gnn_explain.metrics import fidelity, precision_at_k, roc_auc
 from gnn_explain.nn.models import ModelConfig
-from gnn_explain.nn.train import TrainConfig, TrainResult, train
+from gnn_explain.nn.train import TrainConfig, TrainResult, graph_scores, node_scores, train
 
 #: Model and training recipe per dataset: GCN with concatenated layer outputs for the node
 #: tasks (as the GNNExplainer paper), GIN with mean pooling for BA-2Motifs.
@@ -45,6 +45,13 @@ def train_model(
     cfg = ModelConfig(in_dim=in_dim, num_classes=dataset.num_classes, **model_kw)
     train_kw = dict(train_kw, seed=seed) | ({"epochs": epochs} if epochs else {})
     return train(dataset, cfg, TrainConfig(**train_kw), show_progress=show_progress)
+
+
+def accuracies(model: nn.Module, dataset: NodeDataset | GraphDataset) -> TrainResult:
+    """A TrainResult for an already trained ``model`` (e.g. a shipped one): its accuracies."""
+    score = node_scores if dataset.task == "node" else graph_scores
+    tr, va, te, _ = score(model.eval(), dataset)
+    return TrainResult(model, tr, va, te, best_epoch=-1, epochs_run=0, seconds=0.0)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def _accuracy(logits: Tensor, y: Tensor) -> float:
     return float((logits.argmax(-1) == y).float().mean())
 
 
-def _node_scores(model: nn.Module, ds: NodeDataset) -> tuple[float, float, float, float]:
+def node_scores(model: nn.Module, ds: NodeDataset) -> tuple[float, float, float, float]:
     """(train acc, val acc, test acc, val loss) for a node model."""
     g = ds.graph
     with torch.no_grad():
@@ -64,7 +64,7 @@ def _graph_logits(model: nn.Module, ds: GraphDataset, idx: Tensor) -> tuple[Tens
     return model(x, ei, batch), y
 
 
-def _graph_scores(model: nn.Module, ds: GraphDataset) -> tuple[float, float, float, float]:
+def graph_scores(model: nn.Module, ds: GraphDataset) -> tuple[float, float, float, float]:
     with torch.no_grad():
         out = [_graph_logits(model, ds, i) for i in (ds.train_idx, ds.val_idx, ds.test_idx)]
     accs = [_accuracy(logits, y) for logits, y in out]
@@ -83,7 +83,7 @@ def train(
     model = build_model(model_cfg, dataset.task)
     gen = make_generator(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    score = _node_scores if dataset.task == "node" else _graph_scores
+    score = node_scores if dataset.task == "node" else graph_scores
     best, best_state, best_epoch, epoch = None, None, 0, 0
     start = time.perf_counter()
     bar = progress(range(cfg.epochs), desc=f"train {dataset.name}", enabled=show_progress)
