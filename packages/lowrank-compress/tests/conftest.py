@@ -4,6 +4,15 @@ import pytest
 import torch
 from torch import nn
 
+from accelerator_utils import limit_threads
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Tiny tensors: one thread avoids OpenMP spin-waits on a shared, loaded machine."""
+    with limit_threads(1):
+        yield
+
 
 def correlated_inputs(n_rows: int, dim: int, seed: int = 0) -> torch.Tensor:
     """Anisotropic inputs (rows, dim): a random mixing of channels with decaying scales."""

@@ -19,7 +19,7 @@ def _spectra(seed):
             for la in LAYERS}
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(fraction=st.floats(0.05, 0.6), strategy=st.sampled_from(["uniform", "energy", "greedy"]),
        multiple=st.sampled_from([1, 2]), seed=st.integers(0, 100))
 def test_budget_met_and_never_at_break_even(fraction, strategy, multiple, seed):

@@ -52,6 +52,7 @@ def test_roundtrip_fresh_process(tmp_path):
         import torch
         from torch import nn
         from lowrank_compress.io import load_compressed
+        torch.set_num_threads(1)  # the same kernels as the saving process (its tests pin 1)
         exec({NET!r})
         d = torch.load({str(tmp_path / "io.pt")!r})
         m = load_compressed(net, {str(tmp_path)!r})

@@ -31,7 +31,7 @@ def test_svd_is_eckart_young():
     assert est == pytest.approx(float(S[5:].square().sum() / S.square().sum()))
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("rank", [1, 4, 9])
 def test_whiten_calibration_error_is_minimal(seed, rank):
     """Theorem: whitening minimises ‖X(W−Ŵ)ᵀ‖ over rank-r Ŵ, so it beats every other method."""

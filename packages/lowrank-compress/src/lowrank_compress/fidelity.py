@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lowrank_compress.calibration import CalibrationStats
 from lowrank_compress.compress import CompressionResult, compress
 from lowrank_compress.data import Docstring, split_calibration_eval, stdlib_docstrings
 from lowrank_compress.models.minilm import Bert, Tokenizer, embed_texts, load_bert
@@ -93,13 +94,17 @@ class FidelityRow:
 
 def run_one(setup: FidelitySetup, method: str, params_removed: float, *,
             allocation: str = "uniform", refit: bool = False, with_retrieval: bool = True,
-            show_progress: bool | None = False) -> tuple[FidelityRow, CompressionResult]:
-    """Compress the encoder linears by ``method`` and score the embeddings."""
+            statistics: CalibrationStats | None = None, show_progress: bool | None = False
+            ) -> tuple[FidelityRow, CompressionResult]:
+    """Compress the encoder linears by ``method`` and score the embeddings.
+
+    ``statistics`` from an earlier run on the same setup skips re-collecting them (Fisher
+    importances are added to it on the first ``fwsvd`` run)."""
     t0 = time.perf_counter()
     result = compress(setup.model, params_removed, method, setup.calibration,
                       allocation=allocation, refit=refit, forward=bert_forward,
                       loss_fn=contrastive_loss, fisher_batches=setup.fisher_batches,
-                      show_progress=show_progress)
+                      statistics=statistics, show_progress=show_progress)
     seconds = time.perf_counter() - t0
     emb = embed_texts(result.model, setup.tokenizer, setup.eval_texts)
     cos = float((emb * setup.reference).sum(1).mean())

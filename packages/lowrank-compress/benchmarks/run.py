@@ -1,0 +1,230 @@
+"""Benchmarks of lowrank-compress: MiniLM fidelity, factorized latency, randomised SVD, sizes.
+
+    python benchmarks/run.py --quick          # a few minutes
+    python benchmarks/run.py --full           # every ratio x method x allocation, refit
+
+Writes lowrank-compress.json/.md, minilm_fidelity.{json,md,png} into --out. Timings use one
+thread (pinned and recorded). Targets are those of the package's issue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+
+from accelerator_utils import (
+    BenchmarkReport,
+    PeakMemory,
+    atomic_write_json,
+    atomic_write_text,
+    compare,
+    limit_threads,
+    thread_info,
+)
+from lowrank_compress import LowRankLinear, compress
+from lowrank_compress.fidelity import bert_forward, prepare, run_one
+from lowrank_compress.io import file_size_bytes, save_compressed
+from lowrank_compress.methods import randomized_svd
+from lowrank_compress.models.minilm import embed_texts
+
+METHODS = ("svd", "fwsvd", "asvd", "whiten")
+
+
+def fidelity(report: BenchmarkReport, out: Path, quick: bool) -> dict:
+    setup = prepare(n_calib=192, n_eval=400)
+    ratios = (0.2, 0.4) if quick else (0.1, 0.2, 0.3, 0.4, 0.5)
+    first = compress(setup.model, 0.2, "whiten", setup.calibration, forward=bert_forward)
+    stats = first.statistics
+    rows = []
+    runs = [(m, r, "uniform", False) for r in ratios for m in METHODS]
+    runs += [("whiten", 0.4, "greedy", False)]
+    if not quick:
+        runs += [("whiten", r, a, False) for r in ratios for a in ("energy", "greedy")
+                 if (r, a) != (0.4, "greedy")]
+        runs += [("whiten", r, "uniform", True) for r in (0.2, 0.4)]
+        runs += [("whiten", 0.4, "sensitivity", False)]
+    for method, ratio, alloc, refit in runs:
+        row, _ = run_one(setup, method, ratio, allocation=alloc, refit=refit,
+                         with_retrieval=not quick or ratio == 0.2, statistics=stats)
+        print(f"  {method:>6} {ratio:.0%} {alloc:>11} refit={refit}: cos {row.cosine:.4f} "
+              f"R@1 {row.recall_at_1:.3f} layer err {row.mean_layer_error:.4f}", flush=True)
+        rows.append(row.to_dict())
+    base_r1 = _base_recall(setup)
+
+    def pick(m, r, a="uniform", refit=False):
+        return next(x for x in rows if (x["method"], x["params_removed"], x["allocation"],
+                                       x["refit"]) == (m, r, a, refit))
+
+    w20, s20 = pick("whiten", 0.2), pick("svd", 0.2)
+    report.metric("1-cos whiten / svd @20%", w20["one_minus_cos"] / s20["one_minus_cos"], "",
+                  target="<= 0.4", passed=w20["one_minus_cos"] <= 0.4 * s20["one_minus_cos"])
+    report.metric("cos whiten - max(asvd, fwsvd) @20%",
+                  w20["cosine"] - max(pick("asvd", 0.2)["cosine"], pick("fwsvd", 0.2)["cosine"]),
+                  "", target=">= 0", passed=w20["cosine"] >= max(pick("asvd", 0.2)["cosine"],
+                                                                 pick("fwsvd", 0.2)["cosine"]))
+    w40, s40 = pick("whiten", 0.4), pick("svd", 0.4)
+    report.metric("1-cos whiten / svd @40%", w40["one_minus_cos"] / s40["one_minus_cos"], "",
+                  target="<= 0.5", passed=w40["one_minus_cos"] <= 0.5 * s40["one_minus_cos"])
+    g40 = pick("whiten", 0.4, "greedy")
+    report.metric("1-cos greedy / uniform @40% (whiten)", g40["one_minus_cos"]
+                  / w40["one_minus_cos"], "", target="<= 0.9",
+                  passed=g40["one_minus_cos"] <= 0.9 * w40["one_minus_cos"])
+    a20 = pick("asvd", 0.2)
+    report.metric("mean layer calib error whiten / asvd @20%",
+                  w20["mean_layer_error"] / a20["mean_layer_error"], "", target="<= 0.35",
+                  passed=w20["mean_layer_error"] <= 0.35 * a20["mean_layer_error"])
+    report.metric("summary->body R@1 original", base_r1, "")
+    report.metric("summary->body R@1 whiten @20%", w20["recall_at_1"], "")
+    report.metric("summary->body R@1 svd @20%", s20["recall_at_1"], "")
+    if not quick:
+        for r in (0.2, 0.4):
+            ref = pick("whiten", r, "uniform", True)
+            report.metric(f"1-cos refit / whiten @{r:.0%}", ref["one_minus_cos"]
+                          / pick("whiten", r)["one_minus_cos"], "")
+    _table_and_plot(rows, ratios, out, base_r1)
+    return {"setup": setup, "stats": stats}
+
+
+def _base_recall(setup) -> float:
+    from lowrank_compress.fidelity import recall_at_1
+
+    return recall_at_1(setup.model, setup.tokenizer, setup.retrieval)
+
+
+def _table_and_plot(rows, ratios, out: Path, base_r1: float) -> None:
+    lines = ["| method | allocation | refit | removed | cosine | 1 - cos | R@1 | layer error |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for x in rows:
+        lines.append(f"| {x['method']} | {x['allocation']} | {x['refit']} | "
+                     f"{x['params_removed']:.0%} | {x['cosine']:.4f} | {x['one_minus_cos']:.4f} | "
+                     f"{x['recall_at_1']:.3f} | {x['mean_layer_error']:.4f} |")
+    lines.append(f"\nOriginal model summary->body R@1: {base_r1:.3f}")
+    atomic_write_text(out / "minilm_fidelity.md", "\n".join(lines) + "\n")
+    atomic_write_json(out / "minilm_fidelity.json", {"rows": rows, "original_r_at_1": base_r1})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in METHODS:
+        pts = [(x["params_removed"], x["one_minus_cos"]) for x in rows
+               if x["method"] == m and x["allocation"] == "uniform" and not x["refit"]]
+        ax.plot(*zip(*pts), marker="o", label=m)
+    greedy = [(x["params_removed"], x["one_minus_cos"]) for x in rows
+              if x["allocation"] == "greedy"]
+    ax.plot(*zip(*sorted(greedy)), "k*", ms=10, label="whiten + greedy")
+    ax.set(xlabel="fraction of encoder-linear parameters removed", yscale="log",
+           ylabel="1 - mean cosine to original", title="MiniLM-L6 embedding fidelity")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "minilm_fidelity.png", dpi=120)
+    plt.close(fig)
+
+
+def latency(report: BenchmarkReport, quick: bool) -> None:
+    m, n = 1536, 384
+    r_star = m * n / (m + n)
+    torch.manual_seed(0)
+    dense = torch.nn.Linear(n, m).eval()
+    for tokens in (32, 1):
+        x = torch.randn(tokens, n)
+        cands = {"dense": lambda x=x: dense(x)}
+        fracs = (0.25, 0.5, 0.75) if quick else (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.9)
+        for f in fracs:
+            k = int(f * r_star)
+            layer = LowRankLinear(n, m, k).eval()
+            cands[f"rank {k} ({f:.2f} r*)"] = lambda lay=layer, x=x: lay(x)
+        with torch.no_grad():
+            cmp = report.add(compare(cands, baseline="dense", repeats=7 if quick else 15,
+                                     title=f"LowRankLinear vs dense {m}x{n}, {tokens} tokens",
+                                     params={"tokens": tokens, "threads": 1}))
+        if tokens == 32:
+            k = int(0.75 * r_star)
+            row = cmp.row(f"rank {k} (0.75 r*)")
+            bound = 1.3 * k * (m + n) / (m * n) * cmp.row("dense").median_s + 20e-6
+            report.metric("factorized latency at 0.75 r*, 32 tokens", row.median_s * 1e6, "us",
+                          target=f"<= {bound * 1e6:.1f} us", passed=row.median_s <= bound)
+
+
+def rsvd(report: BenchmarkReport, quick: bool) -> None:
+    size = 1024 if quick else 2048
+    g = torch.Generator().manual_seed(0)
+    U = torch.linalg.qr(torch.randn(size, size, generator=g))[0]
+    V = torch.linalg.qr(torch.randn(size, size, generator=g))[0]
+    A = (U * torch.logspace(0, -3, size)) @ V.T
+    rank = 64
+    full = torch.linalg.svd(A, full_matrices=False)
+    opt = float(full.S[rank:].norm())
+    Ur, Sr, Vhr = randomized_svd(A, rank, generator=g)
+    err = float((A - (Ur * Sr) @ Vhr).norm())
+    report.metric(f"randomised SVD error / optimal ({size}^2, rank {rank})", err / opt, "",
+                  target="<= 1.03", passed=err <= 1.03 * opt)
+    cmp = report.add(compare({"full SVD": lambda: torch.linalg.svd(A, full_matrices=False),
+                              "randomised SVD": lambda: randomized_svd(A, rank)},
+                             repeats=3, title=f"SVD of {size}x{size}, rank {rank}",
+                             params={"threads": 1}))
+    report.metric(f"randomised SVD speed-up ({size}^2)", cmp.speedup("randomised SVD"), "x",
+                  target=">= 5", passed=cmp.speedup("randomised SVD") >= 5)
+
+
+def end_to_end(report: BenchmarkReport, ctx: dict) -> None:
+    setup, stats = ctx["setup"], ctx["stats"]
+    t0 = time.perf_counter()
+    result = compress(setup.model, 0.4, "whiten", statistics=stats)
+    seconds = time.perf_counter() - t0
+    report.metric("whiten compression wall time, 36 linears (calibration excluded)", seconds,
+                  "s", target="<= 10", passed=seconds <= 10)
+    texts = setup.eval_texts[:64]
+    batch = setup.tokenizer(texts)
+    models = {"original": setup.model, "whiten 40%": result.model}
+    with torch.no_grad():
+        cmp = report.add(compare({k: (lambda mm: lambda: mm.embed(**batch))(v)
+                                  for k, v in models.items()}, repeats=5,
+                                 title="MiniLM-L6 embedding of 64 docstrings, 1 thread",
+                                 params={"threads": 1, "tokens": int(batch["attention_mask"].sum())}))
+    report.metric("MiniLM 40% whiten end-to-end speed-up", cmp.speedup("whiten 40%"), "x")
+    for name, mm in models.items():
+        with PeakMemory("cpu") as pm:
+            embed_texts(mm, setup.tokenizer, texts)
+        report.metric(f"peak memory delta, embed 64 texts, {name}", pm.delta_bytes / 2**20, "MiB")
+        report.metric(f"parameters, {name}", sum(p.numel() for p in mm.parameters()) / 1e6, "M")
+        with tempfile.TemporaryDirectory() as d:
+            save_compressed(copy.deepcopy(mm), d)
+            report.metric(f"file size, {name}", file_size_bytes(d) / 2**20, "MiB")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true")
+    mode.add_argument("--full", action="store_true")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument("--only", choices=("fidelity", "latency", "rsvd", "all"), default="all")
+    args = p.parse_args()
+    quick = not args.full
+    report = BenchmarkReport("lowrank-compress")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with limit_threads(1):
+        report.metric("torch threads", thread_info()["torch_threads"], "")
+        if args.only in ("latency", "all"):
+            latency(report, quick)
+        if args.only in ("rsvd", "all"):
+            rsvd(report, quick)
+        if args.only in ("fidelity", "all"):
+            ctx = fidelity(report, args.out, quick)
+            end_to_end(report, ctx)
+    path = report.write(args.out)
+    print(report.to_markdown())
+    print(f"wrote {path}")
+    print(json.dumps({m["name"]: m["passed"] for m in report.metrics if m["passed"] is not None}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
