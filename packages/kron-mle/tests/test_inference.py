@@ -45,3 +45,10 @@ def test_monte_carlo_p_values(spd):
 def test_needs_more_samples_than_dimension():
     with pytest.raises(ValueError, match="at least 8"):
         separability_lrt(torch.randn(7, 3, 2), n_mc=0)
+
+
+def test_tensor_separability(spd):
+    Y = sample([spd(2, 0), spd(2, 1), spd(2, 2)], 14, seed=3)
+    res = separability_lrt(Y, n_mc=19, seed=1)
+    assert res.df == 36 - (3 + 3 + 3 - 2)
+    assert res.statistic > 0 and 0 < res.p_chi2 <= 1 and 1 / 20 <= res.p_mc <= 1
