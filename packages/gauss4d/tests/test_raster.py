@@ -15,6 +15,7 @@ from gauss4d.raster.function import composite_recompute
 from gauss4d.raster.pairs import enumerate_pairs
 from gauss4d.raster.project import ewa_jacobian, project, to_camera
 from gauss4d.raster.reference import rasterize_all_pairs, rasterize_reference
+from gauss4d.raster.tiles import rasterize_tiles
 
 
 @settings(max_examples=4, deadline=None)
@@ -203,3 +204,11 @@ def test_shape_errors(scene):
     means, quats, scales, opac, colors, cam, bg = scene(3, 0)
     with pytest.raises(ValueError, match="quats must have shape"):
         rasterize(means, quats[:, :3], scales, opac, colors, cam, bg)
+
+
+def test_tile_padded_baseline_matches_reference(scene):
+    means, quats, scales, opac, colors, cam, bg = scene(40, 8, 37, 21)
+    out = rasterize_tiles(means, quats, scales, opac, colors, cam, bg, tile=8)
+    ref = rasterize_reference(means, quats, scales, opac, colors, cam, bg)
+    assert (out.color.double() - ref.color).abs().max() <= 1e-5
+    assert (out.alpha.double() - ref.alpha).abs().max() <= 1e-5

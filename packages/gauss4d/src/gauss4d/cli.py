@@ -18,6 +18,7 @@ from gauss4d.data import SceneConfig, load_dnerf, make_scene
 from gauss4d.evaluate import evaluate
 from gauss4d.outputs import fly_around, save_gif, save_grid
 from gauss4d.train import TrainConfig, train
+from gauss4d.train.densify import DensifyConfig
 from gauss4d.train.trainer import load_run
 
 SCENE_JSON = "scene.json"
@@ -162,20 +163,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# A short schedule: 10x the 3D-GS position lr and 4x the colour lr (the paper's rates are set
+# for 30k steps from an SfM init), a lower densification threshold, deformation lrs x6.
 DEMO_TRAIN = dict(
-    coarse_iters=500,
-    fine_iters=700,
-    n_init=400,
+    coarse_iters=300,
+    fine_iters=300,
+    n_init=800,
+    half_extent=1.0,
     sh_degree=1,
-    sh_every=300,
-    densify_from=100,
-    densify_until=500,
-    densify_every=100,
-    log_every=50,
+    sh_every=200,
+    lr_means=1.6e-3,
+    lr_means_final=1.6e-4,
+    lr_sh=1e-2,
+    lr_scales=1e-2,
+    densify_from=50,
+    densify_until=300,
+    densify_every=50,
+    log_every=25,
     opacity_reset_every=100_000,
     lr_grid=1e-2,
     lr_mlp=1e-3,
     checkpoint_every=300,
+    densify=DensifyConfig(grad_threshold=2e-5, max_gaussians=3000),
 )
 
 

@@ -1,5 +1,11 @@
-"""Adam over the Gaussians' tensors with per-parameter learning rates, and the row surgery
-(prune, append, reset) that densification needs, applied to the moments as well."""
+"""Adam with one learning rate per named tensor, and the row surgery (prune, append, reset) that
+density control needs, applied to the moments as well.
+
+A small own implementation (the update of ``torch.optim.Adam``, default settings): it keeps the
+moments in plain dicts keyed by name, which makes the row surgery direct, and it avoids the
+one-off import of ``torch._dynamo`` that ``torch.optim`` triggers on its first step (over 10 s
+on a loaded CPU, longer than the whole demo's training budget allows).
+"""
 
 from __future__ import annotations
 
@@ -9,80 +15,92 @@ from torch import Tensor
 from gauss4d.gaussians import PARAM_NAMES, Gaussians
 
 
-class GaussianAdam:
-    """One Adam param group per Gaussian tensor (``means``, ``log_scales``, ...)."""
+class Adam:
+    """Adam (Kingma & Ba 2015) over named leaf tensors with per-name learning rates."""
 
-    def __init__(self, gaussians: Gaussians, lrs: dict[str, float], eps: float = 1e-15):
-        missing = set(PARAM_NAMES) - set(lrs)
+    def __init__(
+        self,
+        params: dict[str, Tensor],
+        lrs: dict[str, float],
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-15,
+    ):
+        missing = set(params) - set(lrs)
         if missing:
             raise ValueError(f"learning rates missing for {sorted(missing)}")
-        groups = [
-            {
-                "params": [getattr(gaussians, n).detach().clone().requires_grad_()],
-                "lr": lrs[n],
-                "name": n,
-            }
-            for n in PARAM_NAMES
-        ]
-        self.opt = torch.optim.Adam(groups, lr=0.0, eps=eps)
+        self.params = dict(params)
+        self.lrs = {n: float(lrs[n]) for n in params}
+        self.betas, self.eps = betas, eps
+        self.m = {n: torch.zeros_like(p) for n, p in self.params.items()}
+        self.v = {n: torch.zeros_like(p) for n, p in self.params.items()}
+        self.t = dict.fromkeys(self.params, 0)
 
-    def _group(self, name: str) -> dict:
-        return next(g for g in self.opt.param_groups if g["name"] == name)
+    @torch.no_grad()
+    def step(self) -> None:
+        b1, b2 = self.betas
+        for n, p in self.params.items():
+            if p.grad is None:
+                continue
+            self.t[n] += 1
+            g = p.grad
+            self.m[n].mul_(b1).add_(g, alpha=1 - b1)
+            self.v[n].mul_(b2).addcmul_(g, g, value=1 - b2)
+            bc1, bc2 = 1 - b1 ** self.t[n], 1 - b2 ** self.t[n]
+            denom = (self.v[n] / bc2).sqrt_().add_(self.eps)
+            p.addcdiv_(self.m[n], denom, value=-self.lrs[n] / bc1)
+
+    def zero_grad(self) -> None:
+        for p in self.params.values():
+            p.grad = None
+
+    def replace(self, name: str, value: Tensor, m: Tensor, v: Tensor) -> None:
+        """Swap ``name`` for a new leaf holding ``value`` with moments ``m``, ``v``."""
+        self.params[name] = value.detach().clone().requires_grad_()
+        self.m[name], self.v[name] = m, v
+
+    def state_dict(self) -> dict:
+        return {
+            "params": {n: p.detach() for n, p in self.params.items()},
+            "lrs": self.lrs,
+            "m": self.m,
+            "v": self.v,
+            "t": self.t,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.params = {n: p.clone().requires_grad_() for n, p in state["params"].items()}
+        self.lrs, self.m, self.v, self.t = (dict(state[k]) for k in ("lrs", "m", "v", "t"))
+
+
+class GaussianAdam(Adam):
+    """Adam over the Gaussians' tensors (``means``, ``log_scales``, ...)."""
+
+    def __init__(self, gaussians: Gaussians, lrs: dict[str, float], eps: float = 1e-15):
+        leaves = {n: getattr(gaussians, n).detach().clone().requires_grad_() for n in PARAM_NAMES}
+        super().__init__(leaves, lrs, eps=eps)
 
     @property
     def gaussians(self) -> Gaussians:
-        """The live Gaussians (leaves being optimised)."""
-        return Gaussians(**{n: self._group(n)["params"][0] for n in PARAM_NAMES})
-
-    def set_lr(self, name: str, lr: float) -> None:
-        self._group(name)["lr"] = lr
-
-    def step(self) -> None:
-        self.opt.step()
-
-    def zero_grad(self) -> None:
-        self.opt.zero_grad(set_to_none=True)
-
-    def _swap(self, name: str, new: Tensor, rows) -> None:
-        """Replace ``name``'s tensor by ``new``; ``rows(old_moment) -> new_moment``."""
-        group = self._group(name)
-        old = group["params"][0]
-        state = self.opt.state.pop(old, None)
-        leaf = new.detach().requires_grad_()
-        group["params"][0] = leaf
-        if state:
-            for key in ("exp_avg", "exp_avg_sq"):
-                state[key] = rows(state[key])
-            self.opt.state[leaf] = state
+        """The live Gaussians (the leaves being optimised)."""
+        return Gaussians(**{n: self.params[n] for n in PARAM_NAMES})
 
     def keep(self, mask: Tensor) -> None:
         """Keep only the Gaussians where ``mask`` (N,) is True."""
-        current = self.gaussians.detach()
         for n in PARAM_NAMES:
-            self._swap(n, getattr(current, n)[mask], lambda m: m[mask])
+            self.replace(n, self.params[n].detach()[mask], self.m[n][mask], self.v[n][mask])
 
     def append(self, new: Gaussians) -> None:
         """Add Gaussians ``new`` with zero moments."""
-        current = self.gaussians.detach()
         for n in PARAM_NAMES:
             extra = getattr(new, n).detach()
-            self._swap(
+            zeros = torch.zeros_like(extra)
+            self.replace(
                 n,
-                torch.cat([getattr(current, n), extra]),
-                lambda m, e=extra: torch.cat([m, torch.zeros_like(e)]),
+                torch.cat([self.params[n].detach(), extra]),
+                torch.cat([self.m[n], zeros]),
+                torch.cat([self.v[n], zeros]),
             )
 
     def reset(self, name: str, value: Tensor) -> None:
         """Set ``name`` to ``value`` and zero its moments (e.g. opacity reset)."""
-        self._swap(name, value, torch.zeros_like)
-
-    def state_dict(self) -> dict:
-        return {
-            "gaussians": {n: t.detach() for n, t in self.gaussians.tensors().items()},
-            "adam": self.opt.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        for n in PARAM_NAMES:
-            self._group(n)["params"][0] = state["gaussians"][n].clone().requires_grad_()
-        self.opt.load_state_dict(state["adam"])
+        self.replace(name, value, torch.zeros_like(value), torch.zeros_like(value))

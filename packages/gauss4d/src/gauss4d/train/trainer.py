@@ -27,7 +27,7 @@ from gauss4d.raster import RasterConfig
 from gauss4d.render import render
 from gauss4d.train.densify import DensifyConfig, GradStats, densify_and_prune, reset_opacity
 from gauss4d.train.init import init_random
-from gauss4d.train.optim import GaussianAdam
+from gauss4d.train.optim import Adam, GaussianAdam
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -129,18 +129,15 @@ class _State:
         )
         self.stats = GradStats(cfg.n_init)
         self.deform: DeformationField | None = None
-        self.deform_opt: torch.optim.Optimizer | None = None
+        self.deform_opt: Adam | None = None
         self.static: Gaussians | None = None
 
     def start_fine(self) -> None:
         self.static = self.opt.gaussians.detach()
         self.deform = DeformationField(self.cfg.deformation, _scene_box(self.static), self.gen)
-        grid = list(self.deform.encoder.parameters())
-        grid_ids = {id(p) for p in grid}
-        mlp = [p for p in self.deform.parameters() if id(p) not in grid_ids]
-        self.deform_opt = torch.optim.Adam(
-            [{"params": grid, "lr": self.cfg.lr_grid}, {"params": mlp, "lr": self.cfg.lr_mlp}]
-        )
+        params = dict(self.deform.named_parameters())
+        lrs = {n: self.cfg.lr_grid if n.startswith("encoder.") else self.cfg.lr_mlp for n in params}
+        self.deform_opt = Adam(params, lrs, eps=1e-15)
 
     def save(self, path: Path) -> None:
         atomic_torch_save(
@@ -153,7 +150,9 @@ class _State:
                 "static": None if self.static is None else self.static.tensors(),
                 "aabb": None if self.deform is None else self.deform.encoder.aabb,
                 "deform": None if self.deform is None else self.deform.state_dict(),
-                "deform_opt": None if self.deform_opt is None else self.deform_opt.state_dict(),
+                "deform_opt": None
+                if self.deform_opt is None
+                else {k: self.deform_opt.state_dict()[k] for k in ("m", "v", "t")},
             },
             path,
         )
@@ -167,7 +166,8 @@ class _State:
             self.start_fine()
             self.static = Gaussians(**ck["static"])
             self.deform.load_state_dict(ck["deform"])
-            self.deform_opt.load_state_dict(ck["deform_opt"])
+            self.deform_opt.m, self.deform_opt.v = ck["deform_opt"]["m"], ck["deform_opt"]["v"]
+            self.deform_opt.t = dict(ck["deform_opt"]["t"])
         self.gen.set_state(ck["rng"])
 
     def model(self) -> DynamicModel:
@@ -242,11 +242,11 @@ def train(
         state.opt.step()
         if state.deform_opt is not None:
             state.deform_opt.step()
-            state.deform_opt.zero_grad(set_to_none=True)
+            state.deform_opt.zero_grad()
         state.opt.zero_grad()
         _check_finite(state, loss.detach(), ckpt)
         state.step += 1
-        state.opt.set_lr("means", _means_lr(cfg, state.step))
+        state.opt.lrs["means"] = _means_lr(cfg, state.step)
         if state.step % cfg.log_every == 0 or state.step == cfg.total_iters:
             stage = "coarse" if state.deform is None else "fine"
             state.history.append(
