@@ -57,9 +57,9 @@ def bench_hooks(report: BenchmarkReport, repeats: int) -> None:
         c = report.add(
             compare(
                 {
-                    "plain forward": lambda: plain(tokens),
-                    "hook points unused": lambda: model(tokens),
-                    "run_with_cache (all sites)": lambda: run_with_cache(model, tokens),
+                    "plain forward": lambda t=tokens: plain(t),
+                    "hook points unused": lambda t=tokens: model(t),
+                    "run_with_cache (all sites)": lambda t=tokens: run_with_cache(model, t),
                 },
                 title=f"hook overhead, 4 blocks d=256, B·T={batch * T}",
                 repeats=repeats,
@@ -261,7 +261,7 @@ def main() -> None:
         repeats = 9 if args.full else 5
         bench_hooks(report, repeats)
         bench_patching(report, repeats)
-        tables = bench_maxofk(report, args.full) + [""] + bench_sae(report, args.full)
+        tables = [*bench_maxofk(report, args.full), "", *bench_sae(report, args.full)]
     path = report.write(args.out)
     md = Path(args.out) / "interp-tools.md"
     md.write_text(md.read_text() + "\n" + "\n".join(tables) + "\n")

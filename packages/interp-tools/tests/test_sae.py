@@ -206,3 +206,25 @@ def test_loss_recovered_is_one_for_a_perfect_sae():
     res = loss_recovered(net, x, "hook", identity_sae(6), lambda out: (out - y).pow(2).mean())
     assert res["recovered"] == pytest.approx(1.0)
     assert res["zero"] != res["clean"]
+
+
+def test_attention_output_sae_pieces():
+    from interp_tools.models import Transformer, TransformerConfig
+    from interp_tools.sae import attention_output_activations, head_attribution
+
+    cfg = TransformerConfig(
+        n_layers=2, d_model=16, n_heads=2, d_head=4, d_mlp=None, d_vocab=10, n_ctx=5
+    )
+    model = Transformer(cfg)
+    acts = attention_output_activations(model, torch.randint(10, (3, 5)), layer=1)
+    assert acts.shape == (15, 8)
+    sae = SparseAutoencoder(SAEConfig(8, 4, kind="relu"))
+    with torch.no_grad():
+        sae.W_dec.zero_()
+        sae.W_dec[0, :4] = 1.0  # head 0 only
+        sae.W_dec[1, 4:] = 2.0  # head 1 only
+        sae.W_dec[2] = 1.0  # both equally
+    share = head_attribution(sae, 2)
+    torch.testing.assert_close(share[:3], torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]))
+    with pytest.raises(ValueError, match="multiple"):
+        head_attribution(sae, 3)

@@ -1,5 +1,6 @@
 """Sparse autoencoders: five variants, training, streaming store, metrics, save/load."""
 
+from interp_tools.sae.attention import attention_output_activations, head_attribution
 from interp_tools.sae.config import KINDS, SAEConfig, TrainConfig
 from interp_tools.sae.io import load_sae, save_sae
 from interp_tools.sae.metrics import (
@@ -22,9 +23,11 @@ __all__ = [
     "SAETrainResult",
     "SparseAutoencoder",
     "TrainConfig",
+    "attention_output_activations",
     "density_histogram",
     "evaluate_sae",
     "explained_variance",
+    "head_attribution",
     "load_sae",
     "loss_recovered",
     "resample_dead",
