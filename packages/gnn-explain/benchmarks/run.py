@@ -26,7 +26,7 @@ from gnn_explain.experiment import (
     train_model,
 )
 from gnn_explain.explain import SubgraphX, SubgraphXConfig, SubgraphXReference, make_explainer
-from gnn_explain.plot import plot_fidelity_curves
+from gnn_explain.plot import draw_explanation, plot_fidelity_curves
 from gnn_explain.pretrained import load_pretrained
 
 EXPLAINERS = [
@@ -94,9 +94,17 @@ def explainer_table(
         fit_start = time.perf_counter()
         fit_if_needed(ex, trained.model, dataset)
         fit_s = time.perf_counter() - fit_start
-        s = score_explanations(
-            trained.model, instances, run_explainer(ex, trained.model, instances), SPARSITIES
-        )
+        explanations = run_explainer(ex, trained.model, instances)
+        s = score_explanations(trained.model, instances, explanations, SPARSITIES)
+        if ex_name == "subgraphx":
+            size = int(instances[0].node_gt.sum())
+            draw_explanation(
+                instances[0].graph,
+                explanations[0],
+                out / f"subgraphx_{name}.png",
+                size=size,
+                title=f"SubgraphX on {name} (red: {size}-node explanation)",
+            )
         curves[ex_name] = [(v[0], v[1]) for v in s.by_sparsity.values()]
         fit = f" (+{fit_s:.1f} s fit)" if ex_name == "pgexplainer" else ""
         auc = "n/a" if s.auc is None else f"{s.auc:.3f}"
