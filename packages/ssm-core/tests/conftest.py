@@ -4,6 +4,15 @@
 import pytest
 import torch
 
+from accelerator_utils import limit_threads
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Small tensors run fastest on one thread, and CI machines are shared."""
+    with limit_threads(1):
+        yield
+
 
 def _assert_close(actual, expected, rtol=1.3e-6, atol=1e-5):
     actual, expected = torch.as_tensor(actual), torch.as_tensor(expected)

@@ -58,6 +58,7 @@ class MambaLM(nn.Module):
             Mamba(block, generator=generator) for _ in range(config.n_layers)
         )
         self.norm_f = RMSNorm(config.d_model)
+        nn.init.normal_(self.embedding.weight, std=0.02, generator=generator)
 
     def _head(self, h: Tensor) -> Tensor:
         return self.norm_f(h) @ self.embedding.weight.T

@@ -32,10 +32,12 @@ class MambaConfig:
     dt_max: float = 1e-1
     dt_init_floor: float = 1e-4
     engine: str = "chunked"
-    chunk_size: int = 64
+    chunk_size: int | None = None  # None: auto_chunk_size
 
     def __post_init__(self) -> None:
-        for name in ("d_model", "d_state", "d_conv", "expand", "chunk_size"):
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise ValueError(f"MambaConfig.chunk_size must be >= 1 or None, got {self.chunk_size}")
+        for name in ("d_model", "d_state", "d_conv", "expand"):
             if getattr(self, name) < 1:
                 raise ValueError(f"MambaConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.dt_min <= self.dt_max:

@@ -59,6 +59,12 @@ def _check_inputs(x, delta, A, B, C, D, z, h0, delta_bias) -> None:
             )
 
 
+def auto_chunk_size(batch: int, d: int, n: int, elements: int = 2**18) -> int:
+    """Chunk length whose ``(T, batch, d, n)`` buffers hold about ``elements`` values (so they
+    stay in cache), clamped to ``[8, 256]``."""
+    return max(8, min(256, elements // (batch * d * n)))
+
+
 def selective_scan(
     x: Tensor,
     delta: Tensor,
@@ -72,18 +78,21 @@ def selective_scan(
     delta_softplus: bool = False,
     initial_state: Tensor | None = None,
     engine: str = "chunked",
-    chunk_size: int = 64,
+    chunk_size: int | None = None,
 ) -> ScanResult:
     """Selective scan ``y = SSM(exp(delta A), delta B, C)(x) + D x``, gated by ``silu(z)``.
 
     Shapes: ``x``, ``delta``, ``z`` ``(batch, length, d)``; ``A`` ``(d, n)`` (negative real parts
     for a stable scan); ``B``, ``C`` ``(batch, length, n)``; ``D``, ``delta_bias`` ``(d,)``;
     ``initial_state`` ``(batch, d, n)``. ``delta`` is a time step: if ``delta_softplus`` it is
-    passed through ``softplus(delta + delta_bias)`` first, as in Mamba.
+    passed through ``softplus(delta + delta_bias)`` first, as in Mamba. ``chunk_size`` of the
+    chunked engine: ``None`` picks :func:`auto_chunk_size` (about 1 MiB of float32 per buffer).
     """
     _check_inputs(x, delta, A, B, C, D, z, initial_state, delta_bias)
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {sorted(ENGINES)}")
+    if chunk_size is None:
+        chunk_size = auto_chunk_size(x.shape[0], x.shape[2], A.shape[1])
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if delta_bias is not None:
@@ -102,6 +111,7 @@ def selective_scan(
 __all__ = [
     "ENGINES",
     "ScanResult",
+    "auto_chunk_size",
     "linear_scan",
     "scan_chunked",
     "scan_parallel",

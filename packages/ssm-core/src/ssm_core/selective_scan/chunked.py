@@ -44,7 +44,7 @@ class _ChunkedScan(torch.autograd.Function):
             boundaries.append(h)
             dA, dBx = _discretise(x[:, s:e], delta[:, s:e], A, B[:, s:e])
             hs = _states(dA, dBx, h)
-            ys.append(torch.einsum("tbdn,btn->btd", hs, C[:, s:e]))
+            ys.append((hs * C[:, s:e].transpose(0, 1)[:, :, None]).sum(-1).transpose(0, 1))
             h = hs[-1].clone()
         ctx.save_for_backward(x, delta, A, B, C, *boundaries)
         ctx.chunk_size = chunk_size
@@ -64,19 +64,21 @@ class _ChunkedScan(torch.autograd.Function):
             dA, dBx = _discretise(xc, dtc, A, Bc)
             hs = _states(dA, dBx, boundaries[k])
             dyc = dy[:, s:e] if dy is not None else torch.zeros_like(xc)
-            g = torch.einsum("btd,btn->tbdn", dyc, Cc)
+            g = dyc.transpose(0, 1)[..., None] * Cc.transpose(0, 1)[:, :, None]
             g[-1] += carry
             for t in range(e - s - 2, -1, -1):
                 torch.addcmul(g[t], dA[t + 1], g[t + 1], out=g[t])
             carry = dA[0] * g[0]
             h_prev = torch.cat([boundaries[k][None], hs[:-1]])
             dlog = g * h_prev * dA  # d loss / d (delta A), (T, b, d, n)
-            gB = torch.einsum("tbdn,btn->btd", g, Bc)  # d loss / d (delta x)
-            dAp += torch.einsum("tbdn,btd->dn", dlog, dtc)
-            ddelta[:, s:e] = torch.einsum("tbdn,dn->btd", dlog, A) + gB * xc
+            gB = (
+                (g * Bc.transpose(0, 1)[:, :, None]).sum(-1).transpose(0, 1)
+            )  # d loss / d (delta x)
+            dAp += (dlog * dtc.transpose(0, 1)[..., None]).sum((0, 1))
+            ddelta[:, s:e] = (dlog * A).sum(-1).transpose(0, 1) + gB * xc
             dx[:, s:e] = gB * dtc
-            dB[:, s:e] = torch.einsum("tbdn,btd->btn", g, dtc * xc)
-            dC[:, s:e] = torch.einsum("tbdn,btd->btn", hs, dyc)
+            dB[:, s:e] = (g * (dtc * xc).transpose(0, 1)[..., None]).sum(2).transpose(0, 1)
+            dC[:, s:e] = (hs * dyc.transpose(0, 1)[..., None]).sum(2).transpose(0, 1)
         return dx, ddelta, dAp, dB, dC, carry, None
 
 
