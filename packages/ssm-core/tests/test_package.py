@@ -20,3 +20,10 @@ def test_cli_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert ssm_core.__version__ in capsys.readouterr().out
+
+
+def test_cli_bad_input_is_a_clear_error(capsys):
+    assert main(["train-task", "markov", "--steps", "0"]) == 2
+    assert "steps >= 1" in capsys.readouterr().err
+    assert main(["bench", "--only", "fft"]) == 2
+    assert "unknown benchmark" in capsys.readouterr().err
