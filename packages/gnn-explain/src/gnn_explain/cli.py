@@ -21,6 +21,7 @@ from gnn_explain import __version__
 from gnn_explain.datasets import DATASETS, load_dataset
 from gnn_explain.experiment import (
     Scores,
+    accuracies,
     fit_if_needed,
     pick_instances,
     run_explainer,
@@ -29,6 +30,7 @@ from gnn_explain.experiment import (
 )
 from gnn_explain.explain import EXPLAINERS, SubgraphXConfig, make_explainer
 from gnn_explain.plot import draw_explanation
+from gnn_explain.pretrained import PRETRAINED, load_pretrained
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -68,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--samples", type=int, default=100, help="SubgraphX Shapley samples")
     run.add_argument("--pictures", type=int, default=3, help="instances drawn per explainer")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--retrain", action="store_true", help="train even where a shipped model exists (seed 0)"
+    )
     sub.add_parser("demo", help="explain BA-2Motifs with the shipped model (under a minute)")
     for p in sub.choices.values():
         p.add_argument(
@@ -104,7 +109,12 @@ def run_command(args: argparse.Namespace) -> int:
     if args.instances < 1:
         raise ValueError(f"--instances must be >= 1, got {args.instances}")
     dataset = load_dataset(args.dataset, seed=args.seed)
-    trained = train_model(dataset, seed=args.seed, epochs=args.epochs)
+    shipped = [n for n, (_, ds_name, _) in PRETRAINED.items() if ds_name == dataset.name]
+    if shipped and args.seed == 0 and args.epochs is None and not args.retrain:
+        trained = accuracies(load_pretrained(shipped[0]), dataset)
+        print(f"using the shipped model {shipped[0]} (--retrain to train one)")
+    else:
+        trained = train_model(dataset, seed=args.seed, epochs=args.epochs)
     print(
         f"{dataset.name}: test accuracy {trained.test_acc:.3f} "
         f"(train {trained.train_acc:.3f}, {trained.epochs_run} epochs, {trained.seconds:.1f} s)"
