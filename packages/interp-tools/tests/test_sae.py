@@ -228,3 +228,16 @@ def test_attention_output_sae_pieces():
     torch.testing.assert_close(share[:3], torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]))
     with pytest.raises(ValueError, match="multiple"):
         head_attribution(sae, 3)
+
+
+def test_two_gloo_processes_match_one_process(tmp_path):
+    """TopK with AuxK active (dead_after small): gradients, firing counts and AuxK all sync."""
+    from interp_tools.sae import train_sae_multiprocess
+
+    x = torch.randn(512, 6, generator=gen(13))
+    cfg = SAEConfig(6, 12, kind="topk", k=2)
+    train = TrainConfig(steps=20, batch_size=64, lr=1e-2, dead_after=64)
+    single = train_sae(x, cfg, train, seed=5).sae
+    multi = load_sae(train_sae_multiprocess(x, cfg, train, tmp_path / "ddp", world=2, seed=5))
+    for name, p in single.state_dict().items():
+        torch.testing.assert_close(multi.state_dict()[name], p, atol=1e-5, rtol=1e-4)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from accelerator_utils import hardware_summary, make_generator
+from accelerator_utils import hardware_summary, limit_threads, make_generator
 from interp_tools import __version__
 
 
@@ -138,6 +138,7 @@ def _demo(_: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interp-tools", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
         "demo", help="prove Max-of-K accuracy and recover toy SAE features"
@@ -190,4 +191,5 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     print(f"interp-tools {__version__} on {hardware_summary()}")
-    return args.fn(args)
+    with limit_threads(args.threads):
+        return args.fn(args)

@@ -2,6 +2,7 @@
 
 from interp_tools.sae.attention import attention_output_activations, head_attribution
 from interp_tools.sae.config import KINDS, SAEConfig, TrainConfig
+from interp_tools.sae.distributed import train_sae_multiprocess
 from interp_tools.sae.io import load_sae, save_sae
 from interp_tools.sae.metrics import (
     SAEMetrics,
@@ -33,4 +34,5 @@ __all__ = [
     "resample_dead",
     "save_sae",
     "train_sae",
+    "train_sae_multiprocess",
 ]

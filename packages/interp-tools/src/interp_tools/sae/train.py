@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from accelerator_utils import make_generator, progress
+from accelerator_utils.distributed import all_reduce, shard_range, world_size
 from interp_tools.sae.config import SAEConfig, TrainConfig
 from interp_tools.sae.model import SparseAutoencoder
 
@@ -76,8 +77,20 @@ def train_sae(
     show_progress: bool | None = None,
 ) -> SAETrainResult:
     """Train an SAE on ``activations``: a tensor [N, d_in] (sampled with replacement) or an
-    iterable of [batch, d_in] batches (e.g. an ``ActivationStore``)."""
+    iterable of [batch, d_in] batches (e.g. an ``ActivationStore``).
+
+    Inside a ``torch.distributed`` group (``accelerator_utils.distributed.init_from_env``)
+    every rank draws the same global batch, keeps its contiguous shard, and gradients and
+    firing statistics are averaged / combined: the same result as one process on the same
+    data order (batch_size must divide by the world size; not for batchtopk or resampling).
+    """
     train = train or TrainConfig()
+    world = world_size()
+    if world > 1 and (cfg.kind == "batchtopk" or train.resample_every or train.batch_size % world):
+        raise ValueError(
+            "distributed SAE training needs a per-token kind (not batchtopk), no resampling "
+            f"and batch_size divisible by the world size {world}"
+        )
     gen = make_generator(seed)
     sae = SparseAutoencoder(cfg, generator=gen, device=device)
     batches = _batches(activations, train.batch_size, gen)
@@ -96,6 +109,9 @@ def train_sae(
             except StopIteration:
                 break
         x = x.to(device)
+        if world > 1:
+            mine = shard_range(x.shape[0])
+            x = x[mine.start : mine.stop]
         dead = since_fired >= train.dead_after
         out = sae(x, dead=dead)
         if not torch.isfinite(out.loss):
@@ -105,13 +121,17 @@ def train_sae(
             )
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
+        if world > 1:
+            for p in sae.parameters():
+                if p.grad is not None:
+                    all_reduce(p.grad, "mean")
         if train.normalize_decoder:
             sae.remove_parallel_decoder_grad()
         opt.step()
         if train.normalize_decoder:
             sae.normalize_decoder()
-        fired = (out.latents > 0).any(0)
-        since_fired = torch.where(fired, 0, since_fired + x.shape[0])
+        fired = all_reduce((out.latents > 0).any(0).to(torch.int32), "max") > 0
+        since_fired = torch.where(fired, 0, since_fired + x.shape[0] * world)
         if train.resample_every and (it + 1) % train.resample_every == 0:
             n = resample_dead(sae, x, since_fired >= train.dead_after, opt)
             result.n_resampled += n
