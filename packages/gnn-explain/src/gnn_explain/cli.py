@@ -29,6 +29,7 @@ from gnn_explain.experiment import (
     train_model,
 )
 from gnn_explain.explain import EXPLAINERS, SubgraphXConfig, make_explainer
+from gnn_explain.metrics import characterization_score
 from gnn_explain.plot import draw_explanation
 from gnn_explain.pretrained import PRETRAINED, load_pretrained
 
@@ -85,10 +86,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def scores_table(scores: list[Scores]) -> str:
-    """A Markdown table: one row per explainer, fidelity columns per sparsity level."""
+    """A Markdown table: one row per explainer; per sparsity level fid+ and fid- (probability)
+    and the characterisation score of the accuracy forms."""
     levels = list(scores[0].by_sparsity)
     head = ["explainer", "time/expl", "forward calls", "graphs evaluated", "GT AUC", "prec@k"]
-    head += [f"fid+ / fid- @{s:g} (achieved)" for s in levels]
+    head += [f"fid+ / fid- / charact @{s:g} (achieved)" for s in levels]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in scores:
         auc = "n/a" if s.auc is None else f"{s.auc:.3f}"
@@ -100,7 +102,10 @@ def scores_table(scores: list[Scores]) -> str:
             auc,
             f"{s.precision:.3f}",
         ]
-        row += [f"{v[1]:.3f} / {v[2]:.3f} ({v[0]:.2f})" for v in s.by_sparsity.values()]
+        row += [
+            f"{v[1]:.3f} / {v[2]:.3f} / {characterization_score(v[3], v[4]):.3f} ({v[0]:.2f})"
+            for v in s.by_sparsity.values()
+        ]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

@@ -26,7 +26,7 @@ DEMO_CONFIG = SubgraphXConfig(rollouts=10, num_samples=50, max_nodes=5)
 SPEED_CONFIG = SubgraphXConfig(rollouts=2, num_samples=10, max_nodes=5)
 
 
-def demo(instances: int = 4) -> int:
+def demo(instances: int = 3) -> int:
     start = time.perf_counter()
     print(f"hardware: {hardware_summary()}")
     ds = ba_2motifs(seed=0)
