@@ -18,7 +18,7 @@ def test_repeated_sequences_repeat_at_their_offset():
 
 
 def test_induction_score_of_a_perfect_and_a_uniform_head():
-    tokens, predictable, offset = repeated_sequences(8, 12, 5, torch.Generator().manual_seed(1))
+    _, predictable, offset = repeated_sequences(8, 12, 5, torch.Generator().manual_seed(1))
     T = 12
     perfect = torch.zeros(8, 1, T, T)
     for b in range(8):
