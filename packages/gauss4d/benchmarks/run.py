@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,10 +67,18 @@ def bench_pairs(report: BenchmarkReport, n: int, size: int):
     params, cam = trained_like(n, size)
     out = rasterize(*params, cam, torch.ones(3))
     eff = out.n_pairs / (n * size * size)
-    report.metric(f"pair efficiency, {n} Gaussians {size}^2 (pairs / (G x P))", eff * 100, "%",
-                  target="<= 1 %", passed=eff <= 0.01)
-    report.metric(f"boxed pairs before the alpha test, {n} Gaussians {size}^2",
-                  out.n_boxed / (n * size * size) * 100, "%")
+    report.metric(
+        f"pair efficiency, {n} Gaussians {size}^2 (pairs / (G x P))",
+        eff * 100,
+        "%",
+        target="<= 1 %",
+        passed=eff <= 0.01,
+    )
+    report.metric(
+        f"boxed pairs before the alpha test, {n} Gaussians {size}^2",
+        out.n_boxed / (n * size * size) * 100,
+        "%",
+    )
 
 
 def bench_raster(report: BenchmarkReport, n_naive: int, n_tiles: int, size: int, repeats: int):
@@ -136,12 +146,13 @@ def bench_memory(report: BenchmarkReport, n: int, size: int):
 
 def bench_quality(
     report: BenchmarkReport,
-    root: Path,
+    out: Path,
     size: int,
     train_times: int,
     test_times: int,
     cfg: TrainConfig,
 ):
+    root = Path(tempfile.mkdtemp(prefix="gauss4d-bench-"))
     make_scene(
         root,
         SceneConfig(
@@ -176,7 +187,8 @@ def bench_quality(
         f"render FPS at {size}^2 with deformation ({dyn.n_gaussians} Gaussians)", dyn.fps, "FPS"
     )
     report.metric("model size", dyn.model_bytes / 2**20, "MiB")
-    _plot_curve(res.history, HERE / "results" / "learning_curve.png")
+    _plot_curve(res.history, out / "learning_curve.png")
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _plot_curve(history: list[dict], path: Path) -> None:
@@ -240,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             bench_quality(
                 report,
-                args.out / "scene",
+                args.out,
                 64 if full else 32,
                 100 if full else 40,
                 20 if full else 8,

@@ -33,7 +33,8 @@ class GradStats:
         self.count = torch.zeros(n)
 
     def add(self, means2d_grad: Tensor, visible: Tensor, width: int, height: int) -> None:
-        g = means2d_grad.detach() * torch.tensor([width / 2, height / 2])
+        g = means2d_grad.detach().cpu() * torch.tensor([width / 2, height / 2])
+        visible = visible.cpu()
         self.total[visible] += g[visible].norm(dim=-1)
         self.count[visible] += 1
 
