@@ -7,8 +7,8 @@
 Layout: the fully whitened data ``X = Y x_1 L_1^{-1} ... x_K L_K^{-1}`` are kept. With
 ``G = (m_k / (n M)) X_(k) X_(k)^T`` the update is ``Sigma_k <- L_k G L_k^T``, whose Cholesky
 factor is ``L_k C`` with ``C = chol(G)``; then ``X <- X x_k C^{-1}``. One Gram product and one
-triangular solve per mode, and ``||G - I||_F / sqrt(m_k)`` is the relative score residual of
-mode ``k`` for free. After each mode update the trace term equals ``n M``, so the
+GEMM with the small triangular inverse per mode, and ``||G - I||_F / sqrt(m_k)`` is the relative
+score residual of mode ``k`` for free. After each mode update the trace term equals ``n M``, so the
 log-likelihood is ``-(n M / 2)(log 2 pi + 1) - sum_k (n M / (2 m_k)) log det Sigma_k``.
 """
 
@@ -23,9 +23,10 @@ from kron_mle.flipflop import (
     FlipFlopConfig,
     check_factor,
     checked_cholesky,
+    inverse_factor,
     loglik_const,
 )
-from kron_mle.model import logdet_chol, mode_gram, mode_solve
+from kron_mle.model import logdet_chol, mode_apply, mode_gram, mode_solve
 
 
 def tensor_flipflop(
@@ -66,7 +67,7 @@ def tensor_flipflop(
             C = checked_cholesky(G, f"Sigma_{k + 1}", it)
             chols[k] = chols[k] @ C
             check_factor(chols[k], f"Sigma_{k + 1}", it)
-            X = mode_solve(X, C, k)
+            X = mode_apply(X, inverse_factor(C), k)  # GEMM with C^{-1}: faster than a TRSM
         ll = const - 0.5 * n * total * sum(logdet_chol(L) / m for L, m in zip(chols, dims))
         trace.append(ll)
         n_iter = torch.where(done, n_iter, it)
