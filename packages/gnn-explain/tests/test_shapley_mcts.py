@@ -118,3 +118,8 @@ def test_config_validation():
         SubgraphXConfig(rollouts=0)
     with pytest.raises(ValueError, match="c_puct"):
         SubgraphXConfig(c_puct=-1)
+
+
+def test_node_task_keeps_the_explained_node_in_every_sample():
+    inc, exc = shapley_masks((3, 4), [1, 2, 3, 4, 5], 8, 50, seed=0, keep=2)
+    assert (inc[:, 2] == 1).all() and (exc[:, 2] == 1).all()

@@ -8,7 +8,8 @@ samples of v(S + coalition) - v(S), with v the target probability and absent nod
 
 Draws come from a generator seeded by (seed, coalition), so a coalition's samples do not
 depend on the order or grouping in which coalitions are scored: the batched and the plain
-implementation see identical samples.
+implementation see identical samples. For node tasks the explained node is present in every
+sample (the reference implementation's ``NC_mc_l_shapley``).
 """
 
 from __future__ import annotations
@@ -29,9 +30,18 @@ def local_region(adjacency: list[set[int]], coalition: tuple[int, ...], hops: in
 
 
 def shapley_masks(
-    coalition: tuple[int, ...], region: list[int], num_nodes: int, num_samples: int, seed: int
+    coalition: tuple[int, ...],
+    region: list[int],
+    num_nodes: int,
+    num_samples: int,
+    seed: int,
+    keep: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """(include, exclude) masks, each (num_samples, num_nodes) float32 of 0/1."""
+    """(include, exclude) masks, each (num_samples, num_nodes) float32 of 0/1.
+
+    ``keep`` (node tasks: the explained node) is present in every mask, as in the reference
+    implementation's node-classification reward.
+    """
     rng = np.random.default_rng([seed, len(coalition), *coalition])
     players = sorted(set(region) - set(coalition))
     keys = rng.random((num_samples, len(players) + 1))
@@ -39,6 +49,8 @@ def shapley_masks(
     exclude = np.ones((num_samples, num_nodes), dtype=np.float32)
     exclude[:, region] = 0.0
     exclude[:, players] = before
+    if keep is not None:
+        exclude[:, keep] = 1.0
     include = exclude.copy()
     include[:, list(coalition)] = 1.0
     return torch.from_numpy(include), torch.from_numpy(exclude)

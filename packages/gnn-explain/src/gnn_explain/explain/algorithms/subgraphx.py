@@ -169,7 +169,12 @@ def batched_scorer(problem: Problem, ev: Evaluator, adj: list[set[int]], cfg: Su
         inc, exc = zip(
             *(
                 shapley_masks(
-                    c, local_region(adj, c, hops), problem.num_nodes, cfg.num_samples, cfg.seed
+                    c,
+                    local_region(adj, c, hops),
+                    problem.num_nodes,
+                    cfg.num_samples,
+                    cfg.seed,
+                    keep=problem.node,
                 )
                 for c in coalitions
             )

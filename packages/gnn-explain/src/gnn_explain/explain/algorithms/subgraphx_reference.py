@@ -47,7 +47,12 @@ class SubgraphXReference(Explainer):
             for _ in range(hops):
                 region |= {v for u in region for v in g.neighbors(u)}
             inc, exc = shapley_masks(
-                tuple(coalition), sorted(region), problem.num_nodes, cfg.num_samples, cfg.seed
+                tuple(coalition),
+                sorted(region),
+                problem.num_nodes,
+                cfg.num_samples,
+                cfg.seed,
+                keep=keep,
             )
             total = 0.0
             for s in range(cfg.num_samples):
