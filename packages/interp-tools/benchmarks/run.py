@@ -31,6 +31,7 @@ from interp_tools.models import Transformer, TransformerConfig
 from interp_tools.patching import activation_patching, attribution_patching
 from interp_tools.sae import SAEConfig, TrainConfig, evaluate_sae, train_sae
 from interp_tools.toy import make_superposition, mcc, recovery_scores
+from interp_tools.toy.induction import train_induction
 
 
 def strip_hook_points(model: nn.Module) -> nn.Module:
@@ -247,6 +248,36 @@ def bench_sae(report: BenchmarkReport, full: bool) -> list[str]:
     return rows
 
 
+def bench_induction(report: BenchmarkReport, full: bool) -> list[str]:
+    steps = 4000 if full else 1500
+    rows = [
+        "| layers | steps | repeated-part loss (nats) | induction score (best last-layer head) |",
+        "|---:|---:|---:|---:|",
+    ]
+    res = {n: train_induction(n, steps=steps, seed=0) for n in (2, 1)}
+    for n, r in res.items():
+        rows.append(f"| {n} | {steps} | {r.repeat_loss:.3f} | {r.score:.3f} |")
+    two, one = res[2], res[1]
+    report.metric(
+        "induction: 2-layer repeated-part loss",
+        two.repeat_loss,
+        "nats",
+        target="≤ 0.5",
+        passed=two.repeat_loss <= 0.5,
+    )
+    report.metric(
+        "induction: 2-layer induction score", two.score, "", target="≥ 0.5", passed=two.score >= 0.5
+    )
+    report.metric(
+        "induction: 1-layer control repeated-part loss",
+        one.repeat_loss,
+        "nats",
+        target="≥ 1 (fails)",
+        passed=one.repeat_loss >= 1.0,
+    )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     mode = parser.add_mutually_exclusive_group()
@@ -262,6 +293,7 @@ def main() -> None:
         bench_hooks(report, repeats)
         bench_patching(report, repeats)
         tables = [*bench_maxofk(report, args.full), "", *bench_sae(report, args.full)]
+        tables += ["", *bench_induction(report, args.full)]
     path = report.write(args.out)
     md = Path(args.out) / "interp-tools.md"
     md.write_text(md.read_text() + "\n" + "\n".join(tables) + "\n")
