@@ -91,13 +91,12 @@ def check_factor(L: torch.Tensor, name: str, it: int, info: torch.Tensor | None 
     ``cond(L L^T) >= (max diag L / min diag L)^2`` is compared with ``0.1 / eps``; ``info`` is
     ``cholesky_ex``'s failure flag. One host synchronisation.
     """
-    diag = torch.diagonal(L, dim1=-2, dim2=-1)
-    cond = (diag.amax(-1) / diag.amin(-1)).square()
-    ok = cond <= 0.1 / torch.finfo(L.dtype).eps  # False for NaN too
+    lo, hi = torch.aminmax(torch.diagonal(L, dim1=-2, dim2=-1), dim=-1)
+    ok = hi <= lo * math.sqrt(0.1 / torch.finfo(L.dtype).eps)  # False for NaN too
     if info is not None:
         ok = ok & (info == 0)
     if not bool(ok.all()):
-        worst = float(cond.nan_to_num(float("inf")).max())
+        worst = float((hi / lo).square().nan_to_num(float("inf")).max())
         hint = ""
         if L.dtype != torch.float64:
             hint = " (in float32 the factor may only be too ill-conditioned: retry in float64)"
