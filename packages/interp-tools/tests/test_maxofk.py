@@ -79,7 +79,7 @@ def test_bounds_sound_on_random_weights(V, K, d, seed, scale):
             p.mul_(scale)
     truth = brute_force_accuracy(model).accuracy
     cubic, sub = cubic_bound(model), subcubic_bound(model)
-    assert sub.accuracy <= cubic.accuracy + 1e-12 or sub.accuracy <= truth
+    assert sub.accuracy <= cubic.accuracy  # cubic cells dominate subcubic cells
     assert cubic.accuracy <= truth and sub.accuracy <= truth
 
 

@@ -1,12 +1,13 @@
-"""A subcubic proof for Max-of-K: O(V²·(K + d)) operations, cells (query q, max m, copies c).
+"""A subcubic proof for Max-of-K: O(V²·(K·log V + d)) operations, minimum-gap cells.
 
-Like the cubic proof, but non-max tokens (any t < m, any position) are pessimised with
-separate bounds on score and value: their per-position term is at least
-    X·e^{s_max}  if X < 0,  X·e^{s_min}  otherwise,
-X = min_{i, t<m} ov_margin[i, t, m] + D[q, m], s_min/s_max = the extreme scores over
-(i < K−1, t < m); prefix minima/maxima over t make every table quadratic in V.
-This is not the paper's rank-1 "size direction" subcubic proof; it is the simplest
-quadratic relaxation of the cubic one.
+Cells are (query q, max m, copies c). Non-max tokens t ≤ h at unknown positions are pessimised
+with separate bounds on score and value: each contributes at least
+    X·e^{s_max(h)}  if X < 0,  X·e^{s_min(h)}  otherwise,
+X = min_{i, t≤h} ov_margin[i, t, m] + D[q, m]; s_min/s_max = extreme scores over (i < K−1,
+t ≤ h). Prefix minima/maxima over t make each table quadratic in V, and the bound only falls
+as the cutoff h grows, so a binary search finds per cell the largest h it certifies: the
+cell's minimum certified gap is m − h. Certified: every sequence of the cell whose non-max
+tokens are all ≤ h. This is not the paper's rank-1 "size direction" proof.
 """
 
 from __future__ import annotations
@@ -22,43 +23,60 @@ from interp_tools.maxofk.paths import PathTables, all_max_certified, path_tables
 from interp_tools.models.transformer import Transformer
 
 
-def _shift_prefix(x: torch.Tensor, fill: float) -> torch.Tensor:
-    """out[..., m] = x[..., m − 1] (prefix statistic over t < m); out[..., 0] = fill."""
-    return torch.cat([torch.full_like(x[..., :1], fill), x[..., :-1]], dim=-1)
+def _prefix_tables(t: PathTables) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """s_max[q, h], s_min[q, h] over (i < K−1, t ≤ h) and w_min[m, h] = min_{i, t≤h} ov_margin."""
+    K = t.scores.shape[1]
+    s_keys = t.scores[:, : K - 1]  # [q, i, t]
+    s_max = s_keys.amax(dim=1).cummax(dim=1).values
+    s_min = s_keys.amin(dim=1).cummin(dim=1).values
+    w_min = t.ov_margin.amin(dim=0).cummin(dim=0).values.T  # [m, h]
+    return s_max, s_min, w_min
 
 
 def subcubic_cells(t: PathTables) -> tuple[int, int, float]:
     """(certified sequences, sequences covered, operations)."""
     V, K = t.scores.shape[0], t.scores.shape[1]
     r = torch.arange(V)
-    s_keys = t.scores[:, : K - 1]  # [q, i, t]
-    s_max = _shift_prefix(s_keys.amax(dim=1).cummax(dim=1).values, 0.0)  # [q, m]
-    s_min = _shift_prefix(s_keys.amin(dim=1).cummin(dim=1).values, 0.0)
-    # w_min[m] = min_{t<m} min_i ov_margin[i, t, m]: mask t ≥ m, then min over t.
-    ov = t.ov_margin.amin(dim=0)  # [t, m]
-    below = r[:, None] < r[None, :]  # [t, m]: t < m
-    w_min = torch.where(below, ov, torch.inf).amin(dim=0)  # [m]
-    x = w_min[None, :] + t.direct_margin  # [q, m]
-    y_non = torch.where(x < 0, x * s_max.exp(), x * s_min.exp())
-    es_max = s_keys[:, :, r].exp()  # [q, i, m]: key token m at position i
+    s_max, s_min, w_min = _prefix_tables(t)
+    es_max = t.scores[:, : K - 1, r].exp()  # [q, i, m]: key token m at position i
     y_max = (es_max * (t.ov_margin[: K - 1, r, r][None] + t.direct_margin[:, None, :])).amin(1)
     y_query = t.scores[r, K - 1, r].exp()[:, None] * (t.ov_margin[K - 1] + t.direct_margin)
+    q_idx, m_idx = r[:, None].expand(V, V), r[None, :].expand(V, V)
+    is_eq = q_idx == m_idx
+
+    def y_non(h: torch.Tensor) -> torch.Tensor:  # [q, m] at cutoffs h [q, m] (clamped ≥ 0)
+        hc = h.clamp_min(0)
+        x = w_min[m_idx, hc] + t.direct_margin
+        return torch.where(x < 0, x * s_max[q_idx, hc].exp(), x * s_min[q_idx, hc].exp())
+
     certified = int(all_max_certified(t).sum())
     covered = V
-    mm = r.to(torch.int64)
+    steps = max(1, (V + 1).bit_length())
     for c in range(1, K):
-        bound_eq = y_query[r, r] + (c - 1) * y_max[r, r] + (K - c) * y_non[r, r]
-        n_eq = comb(K - 1, c - 1) * mm ** (K - c)
-        bound_lt = c * y_max + y_query + (K - 1 - c) * y_non  # [q, m]
-        n_lt = torch.where(r[:, None] < r[None, :], comb(K - 1, c) * mm[None, :] ** (K - 1 - c), 0)
-        certified += int(n_eq[bound_eq > 0].sum() + n_lt[bound_lt > 0].sum())
-        covered += int(n_eq.sum() + n_lt.sum())
-    ops = 4 * V * V * K + 3 * V * V * K + 3 * V * V + (K - 1) * 10 * V * V
+        n_non = torch.where(is_eq, K - c, K - 1 - c)
+        fixed = torch.where(is_eq, y_query + (c - 1) * y_max, c * y_max + y_query)
+        # binary search: lo certified (or below the smallest cutoff), hi not
+        lo = torch.where(is_eq, -1, q_idx - 1)
+        hi = m_idx.clone()
+        for _ in range(steps):
+            mid = (lo + hi) // 2
+            active = hi - lo > 1
+            ok = (fixed + n_non * y_non(mid)) > 0
+            lo = torch.where(active & ok, mid, lo)
+            hi = torch.where(active & ~ok, mid, hi)
+        valid = q_idx < m_idx
+        base = torch.where(is_eq, comb(K - 1, c - 1), comb(K - 1, c))
+        free = (lo + 1).clamp_min(0) ** n_non
+        n_cert = torch.where(is_eq | (valid & (lo >= q_idx)), base * free, 0)
+        n_all = torch.where(is_eq | valid, base * m_idx**n_non, 0)
+        certified += int(n_cert.sum())
+        covered += int(n_all.sum())
+    ops = 3 * V * V * K + 3 * V * V * K + 2 * V * V + (K - 1) * steps * 12 * V * V
     return certified, covered, float(ops)
 
 
 def subcubic_bound(model: Transformer) -> BoundResult:
-    """A proven lower bound on accuracy with quadratic-in-V cost."""
+    """A proven lower bound on accuracy with subcubic cost."""
     t0 = time.perf_counter()
     tables = path_tables(path_weights(model))
     certified, covered, ops = subcubic_cells(tables)
