@@ -71,8 +71,7 @@ class CompressConfig:
 
     @property
     def needs_calibration(self) -> bool:
-        return (self.method != "svd" or self.refit
-                or self.allocation in ("greedy", "energy", "sensitivity"))
+        return self.method != "svd" or self.refit or self.allocation == "sensitivity"
 
 
 @dataclass(frozen=True)
@@ -289,7 +288,8 @@ def compress(
         ``calibration`` and ``loss_fn(model, batch) -> scalar``, run on ``fisher_batches`` or
         the calibration batches), ``whiten`` (SVD-LLM; needs ``calibration``).
     calibration: batches fed as ``forward(model, batch)``; a re-iterable sequence (a list).
-    allocation: ``uniform``, ``energy``, ``greedy`` (whitened spectra) or ``sensitivity``.
+    allocation: ``uniform``, ``energy``, ``greedy`` (on whitened spectra with calibration, plain
+        singular values without) or ``sensitivity`` (measured; needs calibration).
     rank_multiple: ranks are multiples of this (8 suits matmul kernels); layers where no such
         rank saves parameters stay dense.
     damping, solver: whitening knobs (see :mod:`lowrank_compress.methods.whiten`).
@@ -326,8 +326,8 @@ def compress(
 
     spectra, costs = None, None
     if cfg.allocation in ("energy", "greedy"):
-        spectra = {n: whitened_spectrum(modules[n].weight, stats[n].gram, cfg.damping).numpy()
-                   for n in names}
+        spectra = {n: whitened_spectrum(modules[n].weight, stats[n].gram if stats else None,
+                                        cfg.damping).numpy() for n in names}
     if cfg.allocation == "sensitivity":
         costs = _sensitivity_costs(model, names, shapes, stats, fisher, cfg,
                                    batches[: cfg.sensitivity_batches], forward)

@@ -53,7 +53,7 @@ def cross_grams(
 def refit_target(weight: torch.Tensor, C: torch.Tensor, Cx: torch.Tensor, damping: float
                  ) -> torch.Tensor:
     """W* = (C̃⁻¹ C̃ₓ Wᵀ)ᵀ by a Cholesky solve (least squares via eigh if C̃ is singular)."""
-    rhs = Cx @ weight.double().T
+    rhs = Cx @ weight.detach().double().T
     Cd = damped_gram(C, damping)
     L, info = torch.linalg.cholesky_ex(Cd)
     if int(info) == 0:
