@@ -142,3 +142,18 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tiny_data, tmp_path):
     with pytest.raises(TrainingDiverged, match="last good checkpoint"):
         train(poisoned, _cfg(fine=4), tmp_path, show_progress=False)
     assert (tmp_path / "checkpoint.pt").read_bytes() == good
+
+
+def test_fine_stage_densification_changes_the_count(tiny_data):
+    cfg = _cfg(
+        total_coarse=4,
+        fine=8,
+        densify_fine=True,
+        densify_from=2,
+        densify_until=8,
+        densify_every=3,
+        densify=DensifyConfig(grad_threshold=0.0, max_gaussians=500),
+    )
+    res = train(tiny_data, cfg, show_progress=False)
+    fine = [h["n_gaussians"] for h in res.history if h["stage"] == "fine"]
+    assert fine[-1] > fine[0]

@@ -59,6 +59,7 @@ class TrainConfig:
     densify_until: int = 2500
     densify_every: int = 100
     opacity_reset_every: int = 3000
+    densify_fine: bool = False
     densify: DensifyConfig = field(default_factory=DensifyConfig)
     deformation: DeformationConfig = field(default_factory=DeformationConfig)
     lambda_ssim: float = 0.0
@@ -234,6 +235,7 @@ def train(
     while state.step < end:
         if state.step == cfg.coarse_iters and state.deform is None:
             state.start_fine()
+            state.stats = GradStats(len(state.opt.gaussians))
         idx = int(torch.randint(len(data), (1,), generator=state.gen))
         loss, out, score = _loss(state, data, idx, raster)
         _check_finite(state, loss.detach(), ckpt)
@@ -270,8 +272,14 @@ def train(
 
 
 def _density_control(state: _State, out, camera) -> None:
+    """Density control on the schedule of the current stage (``densify_fine``: also in the fine
+    stage, counting steps from its start, as the 4D-GS code does)."""
     cfg, step = state.cfg, state.step
-    if state.deform is not None or step >= cfg.densify_until:
+    if state.deform is not None:
+        if not cfg.densify_fine:
+            return
+        step -= cfg.coarse_iters
+    if step >= cfg.densify_until:
         return
     if out.means2d.grad is not None:
         state.stats.add(out.means2d.grad, out.visible, camera.width, camera.height)
