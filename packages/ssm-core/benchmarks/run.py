@@ -20,8 +20,11 @@ def main() -> None:
     p.add_argument("--only", default="ssd,scan,s4d,decode")
     args = p.parse_args()
     which = tuple(w.strip() for w in args.only.split(","))
-    report = run_benchmarks(FULL if args.full else QUICK, threads=args.threads, which=which)
-    path = report.write(args.out, "ssm-core-quick" if not args.full else "ssm-core")
+    name = "ssm-core" if args.full else "ssm-core-quick"
+    report = run_benchmarks(
+        FULL if args.full else QUICK, threads=args.threads, which=which, out=args.out, name=name
+    )
+    path = report.write(args.out, name)
     print(report.to_markdown())
     print(f"wrote {path}")
 

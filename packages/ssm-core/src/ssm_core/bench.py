@@ -12,6 +12,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -42,7 +43,7 @@ class BenchSizes:
     decode_baseline_new: int = 512
 
 
-QUICK = BenchSizes(repeats=3, decode_new=128, decode_baseline_new=16)
+QUICK = BenchSizes(repeats=2, scan_length=1024, decode_new=128, decode_baseline_new=16)
 FULL = BenchSizes()
 
 
@@ -232,8 +233,14 @@ def run_benchmarks(
     threads: int = 1,
     seed: int = 0,
     which: tuple[str, ...] = ("ssd", "scan", "s4d", "decode"),
+    out: Path | None = None,
+    name: str = "ssm-core",
 ) -> BenchmarkReport:
-    """Run the selected benchmarks with ``threads`` pinned; returns the filled report."""
+    """Run the selected benchmarks with ``threads`` pinned; returns the filled report.
+
+    With ``out``, the report is (re)written after every benchmark, so a long run that is
+    interrupted keeps what it measured.
+    """
     report = BenchmarkReport("ssm-core")
     gen = torch.Generator().manual_seed(seed)
     table = {"ssd": bench_ssd, "scan": bench_scan, "s4d": bench_s4d, "decode": bench_decode}
@@ -242,6 +249,8 @@ def run_benchmarks(
         raise ValueError(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(table)}")
     with limit_threads(threads):
         report.metric("threads", threads, anchor=str(thread_info()))
-        for name in progress(which, desc="benchmarks"):
-            table[name](report, sizes, gen)
+        for bench in progress(which, desc="benchmarks"):
+            table[bench](report, sizes, gen)
+            if out is not None:
+                report.write(out, name)
     return report

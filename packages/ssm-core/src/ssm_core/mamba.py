@@ -90,7 +90,6 @@ class Mamba(nn.Module):
             self.dt_proj.bias.copy_(
                 dt_bias_init(di, c.dt_min, c.dt_max, c.dt_init_floor, generator)
             )
-        self.dt_proj.bias._no_weight_decay = True  # type: ignore[attr-defined]
 
     def empty_state(self, batch: int, device=None, dtype=torch.float32) -> MambaState:
         c = self.config
