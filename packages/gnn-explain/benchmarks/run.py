@@ -83,10 +83,10 @@ def explainer_table(
     lines = [
         f"### {name} ({len(instances)} instances, model test acc {trained.test_acc:.3f})",
         "",
-        "| explainer | time/expl | forward calls | graphs evaluated | GT AUC | "
+        "| explainer | time/expl | forward calls | graphs evaluated | GT node AUC | GT edge AUC | "
         + " | ".join(f"fid+ @{s:g}" for s in SPARSITIES)
         + " |",
-        "|---|---:|---:|---:|---:|" + "---:|" * len(SPARSITIES),
+        "|---|---:|---:|---:|---:|---:|" + "---:|" * len(SPARSITIES),
     ]
     curves = {}
     for ex_name in EXPLAINERS:
@@ -108,9 +108,10 @@ def explainer_table(
         curves[ex_name] = [(v[0], v[1]) for v in s.by_sparsity.values()]
         fit = f" (+{fit_s:.1f} s fit)" if ex_name == "pgexplainer" else ""
         auc = "n/a" if s.auc is None else f"{s.auc:.3f}"
+        edge_auc = "n/a" if s.edge_auc is None else f"{s.edge_auc:.3f}"
         lines.append(
             f"| {ex_name} | {s.time_s:.3g} s{fit} | {s.forward_calls:.0f} | "
-            f"{s.graphs_evaluated:.0f} | {auc} | "
+            f"{s.graphs_evaluated:.0f} | {auc} | {edge_auc} | "
             + " | ".join(f"{v[1]:.3f} ({v[0]:.2f})" for v in s.by_sparsity.values())
             + " |"
         )

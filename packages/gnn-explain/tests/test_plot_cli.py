@@ -52,6 +52,9 @@ def test_cli_run_small(tmp_path, capsys):
     assert "| occlusion |" in table and "| random |" in table
     data = json.loads((out / "metrics.json").read_text())
     assert data["dataset"] == "ba-shapes" and len(data["scores"]) == 2
+    by_name = {s["explainer"]: s for s in data["scores"]}
+    assert by_name["occlusion"]["edge_auc"] is None  # node scores only
+    assert 0.0 <= by_name["random"]["edge_auc"] <= 1.0
     assert (out / "occlusion_0.png").read_bytes()[:4] == PNG
 
 

@@ -89,17 +89,27 @@ def scores_table(scores: list[Scores]) -> str:
     """A Markdown table: one row per explainer; per sparsity level fid+ and fid- (probability)
     and the characterisation score of the accuracy forms."""
     levels = list(scores[0].by_sparsity)
-    head = ["explainer", "time/expl", "forward calls", "graphs evaluated", "GT AUC", "prec@k"]
+    head = [
+        "explainer",
+        "time/expl",
+        "forward calls",
+        "graphs evaluated",
+        "GT node AUC",
+        "GT edge AUC",
+        "prec@k",
+    ]
     head += [f"fid+ / fid- / charact @{s:g} (achieved)" for s in levels]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in scores:
         auc = "n/a" if s.auc is None else f"{s.auc:.3f}"
+        edge_auc = "n/a" if s.edge_auc is None else f"{s.edge_auc:.3f}"
         row = [
             s.explainer,
             f"{s.time_s:.3g} s",
             f"{s.forward_calls:.0f}",
             f"{s.graphs_evaluated:.0f}",
             auc,
+            edge_auc,
             f"{s.precision:.3f}",
         ]
         row += [

@@ -105,14 +105,17 @@ def fit_if_needed(
 
 @dataclass
 class Scores:
-    """Mean scores of one explainer over instances; ``by_sparsity`` maps a sparsity level to
-    the mean (achieved sparsity, fid+ prob, fid- prob, fid+ acc, fid- acc)."""
+    """Mean scores of one explainer over instances: node- and edge-level ground-truth ROC AUC
+    (over the nodes/edges the model sees; edge AUC only for explainers with edge masks),
+    precision@k with k the motif size, and ``by_sparsity``: sparsity level -> mean
+    (achieved sparsity, fid+ prob, fid- prob, fid+ acc, fid- acc)."""
 
     explainer: str
     time_s: float
     forward_calls: float
     graphs_evaluated: float
     auc: float | None
+    edge_auc: float | None
     precision: float
     by_sparsity: dict[float, tuple[float, ...]] = field(default_factory=dict)
 
@@ -124,13 +127,17 @@ def score_explanations(
     sparsities: tuple[float, ...],
 ) -> Scores:
     """Average timing, ground-truth agreement and fidelity at each sparsity level."""
-    aucs, precs, levels = [], [], {s: [] for s in sparsities}
+    aucs, edge_aucs, precs, levels = [], [], [], {s: [] for s in sparsities}
     for inst, ex in zip(instances, explanations):
         p = prepare(model, inst.graph, inst.node, ex.target)
         local = torch.arange(p.full_nodes) if p.subset is None else p.subset
         gt, mask = inst.node_gt[local], ex.node_mask[local]
         if 0 < int(gt.sum()) < len(gt):
             aucs.append(roc_auc(mask, gt))
+        edges = torch.arange(p.full_edges) if p.edge_ids is None else p.edge_ids
+        egt = inst.edge_gt[edges]
+        if ex.edge_mask is not None and 0 < int(egt.sum()) < len(egt):
+            edge_aucs.append(roc_auc(ex.edge_mask[edges], egt))
         k = max(1, min(int(gt.sum()), len(local)))
         scored = ex.node_mask.clone()
         if ex.subgraph is not None:
@@ -150,6 +157,7 @@ def score_explanations(
         forward_calls=statistics.mean(e.forward_calls for e in explanations),
         graphs_evaluated=statistics.mean(e.graphs_evaluated for e in explanations),
         auc=statistics.mean(aucs) if aucs else None,
+        edge_auc=statistics.mean(edge_aucs) if edge_aucs else None,
         precision=statistics.mean(precs),
         by_sparsity={s: tuple(statistics.mean(col) for col in zip(*v)) for s, v in levels.items()},
     )
