@@ -57,3 +57,16 @@ def test_make_scene_train_eval_render(tmp_path, capsys):
 def test_missing_run_is_a_clear_error(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nothing")]) == 2
     assert "gauss4d train" in capsys.readouterr().err
+
+
+def test_measure_fps_and_model_size():
+    import torch
+
+    from gauss4d.camera import orbit_camera
+    from gauss4d.evaluate import measure_fps
+    from gauss4d.model import DynamicModel
+    from gauss4d.train.init import init_random
+
+    model = DynamicModel(init_random(30, 1.0, 1, torch.Generator().manual_seed(0)))
+    assert measure_fps(model, orbit_camera(0.0, 0.3, 3.0, 0.7, 16, 16), repeats=2) > 0
+    assert model.size_bytes() == 30 * (3 + 3 + 4 + 1 + 12) * 4

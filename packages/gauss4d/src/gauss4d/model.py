@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from gauss4d.camera import Camera
@@ -46,7 +45,3 @@ class DynamicModel:
 
     def n_gaussians(self) -> int:
         return len(self.gaussians)
-
-    @torch.no_grad()
-    def detach(self) -> DynamicModel:
-        return DynamicModel(self.gaussians.detach(), self.deformation)

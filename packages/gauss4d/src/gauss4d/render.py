@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from gauss4d.camera import Camera
@@ -36,7 +35,3 @@ def render(
         background,
         cfg,
     )
-
-
-def white(device: torch.device | str = "cpu") -> Tensor:
-    return torch.ones(3, device=device)
