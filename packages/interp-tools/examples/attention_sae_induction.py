@@ -37,7 +37,6 @@ def main() -> None:
         tokens, predictable, offset = repeated_sequences(2000, cfg.n_ctx, cfg.d_vocab, gen)
         _, cache = run_with_cache(model, tokens, names=["blocks.1.attn.hook_pattern"])
         scores = induction_score(cache["blocks.1.attn.hook_pattern"], offset, predictable)
-        head = int(scores.argmax())
         print(
             f"repeated-part loss {run.repeat_loss:.3f} nats; layer-1 induction scores {scores.tolist()}"
         )
@@ -48,22 +47,24 @@ def main() -> None:
         ).sae
         with torch.no_grad():
             latents = sae.encode(acts)
-        share = head_attribution(sae, cfg.n_heads)[:, head]
+        shares = head_attribution(sae, cfg.n_heads)  # [d_sae, H]
+        induction_heads = scores > 0.5
+        share = shares[:, induction_heads].sum(1)
         mask = predictable.reshape(-1)
         on_rep = (latents[mask] > 0).float().mean(0)
         off_rep = (latents[~mask] > 0).float().mean(0)
         selectivity = on_rep / off_rep.clamp_min(1e-4)
         induction = (share > 0.9) & (on_rep > 0.01) & (selectivity > 5)
+        heads = induction_heads.nonzero().flatten().tolist()
         print(
-            f"{int(induction.sum())} of {sae_cfg.d_sae} latents read ≥ 90 % from head {head} and fire "
-            f">5× more often on the repeated part"
+            f"induction heads (score > 0.5): {heads}; {int(induction.sum())} of {sae_cfg.d_sae} "
+            "latents read >= 90 % from them and fire > 5x more often on the repeated part"
         )
-        for i in selectivity.masked_fill(~induction, 0).argsort(descending=True)[:5].tolist():
-            if induction[i]:
-                print(
-                    f"  latent {i}: head share {share[i]:.2f}, fires on {100 * on_rep[i]:.1f}% of "
-                    f"repeated positions vs {100 * off_rep[i]:.2f}% elsewhere"
-                )
+        for i in selectivity.argsort(descending=True)[:5].tolist():
+            print(
+                f"  latent {i}: head shares {[round(v, 2) for v in shares[i].tolist()]}, fires on "
+                f"{100 * on_rep[i]:.1f}% of repeated positions vs {100 * off_rep[i]:.2f}% elsewhere"
+            )
 
 
 if __name__ == "__main__":
