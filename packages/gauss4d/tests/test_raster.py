@@ -190,7 +190,7 @@ def test_opacity_bounds_shrink_with_opacity(scene):
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("means", float("nan"), "NaN"), ("scales", -1.0, "> 0"), ("quats", 0.0, "quaternion")],
+    [("means", float("nan"), "NaN"), ("scales", -1.0, ">= 0"), ("quats", 0.0, "quaternion")],
 )
 def test_bad_input_raises(scene, field, value, message):
     means, quats, scales, opac, colors, cam, bg = scene(3, 0)
@@ -212,3 +212,18 @@ def test_tile_padded_baseline_matches_reference(scene):
     ref = rasterize_reference(means, quats, scales, opac, colors, cam, bg)
     assert (out.color.double() - ref.color).abs().max() <= 1e-5
     assert (out.alpha.double() - ref.alpha).abs().max() <= 1e-5
+
+
+def test_zero_scale_renders_as_the_dilation_kernel():
+    """exp(log-scale) can underflow to 0: the 0.3 px^2 dilation still defines the footprint."""
+    cam = _front_camera()
+    out = rasterize(
+        torch.zeros(1, 3),
+        torch.tensor([[1.0, 0, 0, 0]]),
+        torch.zeros(1, 3),
+        torch.tensor([0.8]),
+        torch.ones(1, 3),
+        cam,
+    )
+    assert out.alpha[4, 4].item() == pytest.approx(0.8, abs=1e-6)
+    assert out.alpha[4, 5].item() == pytest.approx(0.8 * math.exp(-0.5 / 0.3), abs=1e-6)

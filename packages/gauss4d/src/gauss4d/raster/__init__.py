@@ -96,8 +96,8 @@ def _check_inputs(
             raise ValueError(f"{name} contains NaN or Inf; check the parameters being rendered")
     if colors.ndim != 2 or colors.shape[0] != n:
         raise ValueError(f"colors must be (N, C) with N={n}, got {tuple(colors.shape)}")
-    if (scales <= 0).any():
-        raise ValueError("scales must be > 0 (they are standard deviations; store log-scales)")
+    if (scales < 0).any():  # 0 is allowed: exp(log-scale) underflows, the dilation keeps it valid
+        raise ValueError("scales must be >= 0 (they are standard deviations; store log-scales)")
 
 
 __all__ = ["Camera", "Projected", "RasterConfig", "RasterResult", "project", "rasterize"]
