@@ -58,9 +58,10 @@ def fidelity(report: BenchmarkReport, out: Path, quick: bool) -> dict:
                          with_retrieval=not quick or (ratio == 0.2 and method in ("svd", "whiten")),
                          statistics=stats)
         print(f"  {method:>6} {ratio:.0%} {alloc:>11} refit={refit}: cos {row.cosine:.4f} "
-              f"R@1 {row.recall_at_1:.3f} layer err {row.mean_layer_error:.4f}", flush=True)
+              f"R@1 {row.recall_at_1} layer err {row.mean_layer_error:.4f}", flush=True)
         rows.append(row.to_dict())
     base_r1 = _base_recall(setup)
+    print(f"  original summary->body R@1 {base_r1:.3f}", flush=True)
 
     def pick(m, r, a="uniform", refit=False):
         return next(x for x in rows if (x["method"], x["params_removed"], x["allocation"],
@@ -102,13 +103,17 @@ def _base_recall(setup) -> float:
     return recall_at_1(setup.model, setup.tokenizer, setup.retrieval)
 
 
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
 def _table_and_plot(rows, ratios, out: Path, base_r1: float) -> None:
     lines = ["| method | allocation | refit | removed | cosine | 1 - cos | R@1 | layer error |",
              "|---|---|---|---:|---:|---:|---:|---:|"]
     for x in rows:
         lines.append(f"| {x['method']} | {x['allocation']} | {x['refit']} | "
                      f"{x['params_removed']:.0%} | {x['cosine']:.4f} | {x['one_minus_cos']:.4f} | "
-                     f"{x['recall_at_1']:.3f} | {x['mean_layer_error']:.4f} |")
+                     f"{_fmt(x['recall_at_1'])} | {x['mean_layer_error']:.4f} |")
     lines.append(f"\nOriginal model summary->body R@1: {base_r1:.3f}")
     atomic_write_text(out / "minilm_fidelity.md", "\n".join(lines) + "\n")
     atomic_write_json(out / "minilm_fidelity.json", {"rows": rows, "original_r_at_1": base_r1})

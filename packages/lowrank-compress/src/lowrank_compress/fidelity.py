@@ -82,7 +82,7 @@ class FidelityRow:
     refit: bool
     cosine: float
     one_minus_cos: float
-    recall_at_1: float
+    recall_at_1: float | None
     mean_layer_error: float
     linear_reduction: float
     model_reduction: float
@@ -108,8 +108,7 @@ def run_one(setup: FidelitySetup, method: str, params_removed: float, *,
     seconds = time.perf_counter() - t0
     emb = embed_texts(result.model, setup.tokenizer, setup.eval_texts)
     cos = float((emb * setup.reference).sum(1).mean())
-    r1 = recall_at_1(result.model, setup.tokenizer, setup.retrieval) if with_retrieval else \
-        float("nan")
+    r1 = recall_at_1(result.model, setup.tokenizer, setup.retrieval) if with_retrieval else None
     rep = result.report
     return FidelityRow(method, params_removed, allocation, refit, cos, 1.0 - cos, r1,
                        rep.mean_measured_error, rep.linear_reduction, rep.model_reduction,
