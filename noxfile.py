@@ -39,6 +39,9 @@ def _prepare(session: nox.Session) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         session.env.setdefault(var, os.environ.get(var, threads))
     session.env["MPLBACKEND"] = "Agg"
+    # Let each fresh environment cache bytecode: with PYTHONDONTWRITEBYTECODE set, every process
+    # (pytest, each CLI subprocess) recompiles torch's lazily imported modules, seconds apiece.
+    session.env["PYTHONDONTWRITEBYTECODE"] = None
 
 
 def _check_torch(session: nox.Session) -> None:
