@@ -129,13 +129,13 @@ class S4D(nn.Module):
             raise ValueError(
                 f"u must be (batch, length, {self.config.channels}), got {tuple(u.shape)}"
             )
-        if mode == "conv":
-            y = fft_conv(u, self.kernel(u.shape[1]).to(u.dtype))
-        elif mode == "recurrent":
-            y = self._recurrent(u)
-        else:
-            raise ValueError(f"unknown mode {mode!r}; choose 'conv' or 'recurrent'")
-        return y + u * self.D
+        if mode == "conv":  # the skip D u is folded into the kernel's first tap
+            K = self.kernel(u.shape[1])
+            K = torch.cat([K[:, :1] + self.D[:, None], K[:, 1:]], dim=1)
+            return fft_conv(u, K.to(u.dtype))
+        if mode == "recurrent":
+            return self._recurrent(u) + u * self.D
+        raise ValueError(f"unknown mode {mode!r}; choose 'conv' or 'recurrent'")
 
     def _recurrent(self, u: Tensor) -> Tensor:
         dA, dB, C = self.discrete()
