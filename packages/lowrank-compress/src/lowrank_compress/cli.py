@@ -30,7 +30,8 @@ def _compress_parser() -> argparse.ArgumentParser:
     p.add_argument("--params-removed", type=float, required=True,
                    help="fraction of the encoder-linear parameters to remove, in (0, 1)")
     p.add_argument("--method", choices=METHODS, default="whiten")
-    p.add_argument("--calib", type=Path, help="calibration texts, one per line")
+    p.add_argument("--calib", type=Path, help="calibration texts, one per line (for fwsvd, "
+                   "consecutive lines are taken as (anchor, positive) pairs)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--allocation", choices=STRATEGIES, default="uniform")
     p.add_argument("--rank-multiple", type=int, default=1)
@@ -54,6 +55,14 @@ def _read_texts(path: Path | None, method: str) -> list[str] | None:
     return texts
 
 
+def _line_pairs(tok, texts: list[str], size: int = 16) -> list[tuple[dict, dict]]:
+    """FWSVD's task: consecutive lines (1st, 2nd), (3rd, 4th)... as (anchor, positive) pairs,
+    batched for the in-batch contrastive loss (write queries and passages alternately)."""
+    even = texts[: len(texts) - len(texts) % 2]
+    return [(tok(even[i : i + size : 2]), tok(even[i + 1 : i + size : 2]))
+            for i in range(0, len(even), size)]
+
+
 def run_compress(args: argparse.Namespace) -> int:
     from lowrank_compress import compress
     from lowrank_compress.fidelity import bert_forward, contrastive_loss
@@ -65,8 +74,7 @@ def run_compress(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {args.model_dir} has no tokenizer.json: not a BERT directory")
     model, tok = load_bert(args.model_dir), Tokenizer(args.model_dir)
     calib = None if texts is None else [tok([t]) for t in texts]
-    pairs = None if texts is None else [(tok(texts[i : i + 16 : 2]), tok(texts[i + 1 : i + 16 : 2]))
-                                         for i in range(0, len(texts) - 1, 16)]
+    pairs = None if texts is None else _line_pairs(tok, texts)
     t0 = time.perf_counter()
     try:
         result = compress(model, args.params_removed, args.method, calib,
