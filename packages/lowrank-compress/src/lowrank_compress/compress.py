@@ -201,13 +201,24 @@ def _output_error(model: nn.Module, reference: list[torch.Tensor], batches: Sequ
     return float(np.mean(errs))
 
 
-def _sensitivity_costs(model, names, shapes, stats, fisher, cfg, batches, forward):
-    """Measured cost curves: model-output error with one layer factorized at a few ranks."""
+def _sensitivity_costs(
+    model: nn.Module,
+    shapes: list[LayerShape],
+    stats: dict[str, LayerStats],
+    fisher: dict[str, torch.Tensor],
+    cfg: CompressConfig,
+    batches: Sequence[Any],
+    forward: Forward,
+    show_progress: bool | None,
+) -> dict[str, np.ndarray]:
+    """Measured cost curves: the relative model-output error with one layer factorized at four
+    allowed ranks, interpolated linearly over ranks 0..min(m, n) (0 at full rank)."""
     with torch.no_grad():
         reference = [forward(model, b).double() for b in batches]
     modules = dict(model.named_modules())
     costs = {}
-    for name, shape in progress(list(zip(names, shapes)), desc="sensitivity"):
+    for shape in progress(shapes, desc="sensitivity", enabled=show_progress):
+        name = shape.name
         layer = modules[name]
         allowed = shape.allowed_ranks(cfg.rank_multiple)
         probes = np.unique(allowed[np.linspace(0, allowed.size - 1, 4).round().astype(int)])
@@ -329,8 +340,8 @@ def compress(
         spectra = {n: whitened_spectrum(modules[n].weight, stats[n].gram if stats else None,
                                         cfg.damping).numpy() for n in names}
     if cfg.allocation == "sensitivity":
-        costs = _sensitivity_costs(model, names, shapes, stats, fisher, cfg,
-                                   batches[: cfg.sensitivity_batches], forward)
+        costs = _sensitivity_costs(model, shapes, stats, fisher, cfg,
+                                   batches[: cfg.sensitivity_batches], forward, show_progress)
     ranks = allocate_ranks(shapes, _budget(cfg, model, shapes), cfg.allocation, spectra=spectra,
                            costs=costs, multiple_of=cfg.rank_multiple)
 
