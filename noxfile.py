@@ -28,8 +28,9 @@ LINT_TOOLS = ("ruff>=0.6", "deptry>=0.20", "import-linter>=2.0")
 TEST_TOOLS = ("pytest>=8", "hypothesis>=6.100")
 
 
-def _params() -> list:
-    return [nox.param(name, id=name, tags=[name]) for name in MEMBERS]
+def _params(tagged: bool = True) -> list:
+    """One parameter per package; tagged ones are what ``nox -t <package>`` selects."""
+    return [nox.param(name, id=name, tags=[name] if tagged else []) for name in MEMBERS]
 
 
 def _prepare(session: nox.Session) -> None:
@@ -103,7 +104,7 @@ def wheel(session: nox.Session, package: str) -> None:
 def integration(session: nox.Session) -> None:
     """All packages installed together, plus the cross-package tests in tests/."""
     _prepare(session)
-    _install_members(session, list(MEMBERS), *TEST_TOOLS)
+    _install_members(session, list(MEMBERS), *TEST_TOOLS, "nox>=2024.10")
     _check_torch(session)
     session.run("pytest", "-q", "-p", "no:cacheprovider", "tests", *session.posargs)
 
@@ -134,7 +135,7 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session(python=False, default=False)
-@nox.parametrize("package", _params())
+@nox.parametrize("package", _params(tagged=False))  # never selected by `nox -t <package>`
 def release(session: nox.Session, package: str) -> None:
     """Bump one package's version, move its [Unreleased] changelog entry under it, commit and tag
     ``<package>-vX.Y.Z``. Arguments after ``--`` go to tools/release.py (``--part``, ``--dry-run``)."""

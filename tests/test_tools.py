@@ -91,3 +91,11 @@ def test_uv_environment_pins_cpu_torch_when_a_local_wheel_exists(tmp_path, monke
     assert env["UV_PYTHON_DOWNLOADS"] == "never"
     assert (tmp_path / "c" / "cpu-torch-constraints.txt").read_text() == "torch==2.13.0+cpu\n"
     assert json.dumps(env)  # plain strings only
+
+
+def test_nox_tag_selects_only_the_package_test_sessions():
+    """`nox -t kron-mle` runs the package's isolated and wheel sessions, never its release."""
+    out = subprocess.run([sys.executable, "-m", "nox", "-f", str(workspace.ROOT / "noxfile.py"),
+                          "-t", "kron-mle", "--list"], capture_output=True, text=True, check=True)
+    selected = sorted(line.split()[1] for line in out.stdout.splitlines() if line.startswith("* "))
+    assert selected == ["isolated(kron-mle)", "wheel(kron-mle)"]
