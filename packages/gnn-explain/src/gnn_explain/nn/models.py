@@ -60,20 +60,27 @@ class _Encoder(nn.Module):
         return torch.cat(outs, dim=-1) if self.concat else x
 
 
-class NodeClassifier(nn.Module):
-    """Per-node logits (n, C)."""
-
-    task = "node"
+class _Classifier(nn.Module):
+    """Shared by both tasks: the config, the GNN encoder and ``embed`` (per-node embeddings)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.config = cfg
         self.num_layers = cfg.num_layers
         self.encoder = _Encoder(cfg)
-        self.head = nn.Linear(self.encoder.out_dim, cfg.num_classes)
 
     def embed(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         return self.encoder(x, edge_index, edge_weight)
+
+
+class NodeClassifier(_Classifier):
+    """Per-node logits (n, C)."""
+
+    task = "node"
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg)
+        self.head = nn.Linear(self.encoder.out_dim, cfg.num_classes)
 
     def forward(
         self,
@@ -85,24 +92,18 @@ class NodeClassifier(nn.Module):
         return self.head(self.embed(x, edge_index, edge_weight))
 
 
-class GraphClassifier(nn.Module):
+class GraphClassifier(_Classifier):
     """Per-graph logits (num_graphs, C) from pooled node embeddings."""
 
     task = "graph"
 
     def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        self.config = cfg
-        self.num_layers = cfg.num_layers
-        self.encoder = _Encoder(cfg)
+        super().__init__(cfg)
         self.head = nn.Sequential(
             nn.Linear(self.encoder.out_dim, cfg.hidden),
             nn.ReLU(),
             nn.Linear(cfg.hidden, cfg.num_classes),
         )
-
-    def embed(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-        return self.encoder(x, edge_index, edge_weight)
 
     def forward(
         self,
