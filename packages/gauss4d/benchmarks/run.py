@@ -161,7 +161,7 @@ def bench_quality(
     )
     data, test = load_dnerf(root, "train"), load_dnerf(root, "test")
     start = time.perf_counter()
-    res = train(data, cfg, show_progress=False)
+    res = train(data, cfg, progress=False)
     minutes = (time.perf_counter() - start) / 60
     dyn, sta, tr = evaluate(res.model, test), evaluate(res.static, test), evaluate(res.model, data)
     tag = f"{size}^2, {train_times} train / {test_times} held-out times, {cfg.total_iters} steps"

@@ -114,9 +114,9 @@ def _cfg(total_coarse=6, fine=6, **kw):
 
 def test_resume_equals_uninterrupted(tiny_data, tmp_path):
     torch.set_num_threads(1)
-    straight = train(tiny_data, _cfg(), tmp_path / "a", show_progress=False)
-    train(tiny_data, _cfg(), tmp_path / "b", show_progress=False, stop_at=9)  # in the fine stage
-    resumed = train(tiny_data, _cfg(), tmp_path / "b", show_progress=False)
+    straight = train(tiny_data, _cfg(), tmp_path / "a", progress=False)
+    train(tiny_data, _cfg(), tmp_path / "b", progress=False, stop_at=9)  # in the fine stage
+    resumed = train(tiny_data, _cfg(), tmp_path / "b", progress=False)
     for name, t in straight.model.gaussians.tensors().items():
         torch.testing.assert_close(resumed.model.gaussians.tensors()[name], t, rtol=1e-5, atol=1e-6)
     model, static = load_run(tmp_path / "b")
@@ -125,12 +125,12 @@ def test_resume_equals_uninterrupted(tiny_data, tmp_path):
 
 
 def test_training_reduces_loss(tiny_data):
-    res = train(tiny_data, _cfg(total_coarse=40, fine=0, lr_opacity=0.05), show_progress=False)
+    res = train(tiny_data, _cfg(total_coarse=40, fine=0, lr_opacity=0.05), progress=False)
     assert res.history[-1]["loss"] < res.history[0]["loss"]
 
 
 def test_nan_stops_training_and_keeps_last_good_checkpoint(tiny_data, tmp_path):
-    train(tiny_data, _cfg(fine=0, checkpoint_every=2), tmp_path, show_progress=False)
+    train(tiny_data, _cfg(fine=0, checkpoint_every=2), tmp_path, progress=False)
     good = (tmp_path / "checkpoint.pt").read_bytes()
     poisoned = type(tiny_data)(
         tiny_data.images * float("nan"),
@@ -140,7 +140,7 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tiny_data, tmp_path):
         tiny_data.background,
     )
     with pytest.raises(TrainingDiverged, match="last good checkpoint"):
-        train(poisoned, _cfg(fine=4), tmp_path, show_progress=False)
+        train(poisoned, _cfg(fine=4), tmp_path, progress=False)
     assert (tmp_path / "checkpoint.pt").read_bytes() == good
 
 
@@ -154,6 +154,6 @@ def test_fine_stage_densification_changes_the_count(tiny_data):
         densify_every=3,
         densify=DensifyConfig(grad_threshold=0.0, max_gaussians=500),
     )
-    res = train(tiny_data, cfg, show_progress=False)
+    res = train(tiny_data, cfg, progress=False)
     fine = [h["n_gaussians"] for h in res.history if h["stage"] == "fine"]
     assert fine[-1] > fine[0]

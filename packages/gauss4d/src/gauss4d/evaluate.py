@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from accelerator_utils import progress as progress_bar
 from gauss4d.camera import Camera
 from gauss4d.data.dnerf import DNeRFSplit
 from gauss4d.metrics import psnr, ssim
@@ -37,13 +38,18 @@ class EvalResult:
 
 @torch.no_grad()
 def evaluate(
-    model: DynamicModel, split: DNeRFSplit, raster: RasterConfig | None = None
+    model: DynamicModel,
+    split: DNeRFSplit,
+    raster: RasterConfig | None = None,
+    *,
+    progress: bool | None = None,
 ) -> EvalResult:
     """Render every frame of ``split`` and compare with its image."""
     if len(split) == 0:
         raise ValueError("the evaluation split has no frames")
     scores_p, scores_s, seconds = [], [], 0.0
-    for cam, t, target in zip(split.cameras, split.times.tolist(), split.images):
+    frames = zip(split.cameras, split.times.tolist(), split.images)
+    for cam, t, target in progress_bar(frames, total=len(split), desc="evaluate", enabled=progress):
         start = time.perf_counter()
         image = model.render(cam, t, split.background, raster).image.clamp(0, 1)
         seconds += time.perf_counter() - start

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from accelerator_utils import atomic_write, progress
+from accelerator_utils import atomic_write
+from accelerator_utils import progress as progress_bar
 from gauss4d.camera import orbit_camera
 from gauss4d.model import DynamicModel
 
@@ -63,14 +64,15 @@ def fly_around(
     height: int,
     radius: float,
     fov_x: float,
+    *,
     elevation: float = 0.35,
     background: Tensor | None = None,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> list[Tensor]:
     """Frames on a full orbit around the origin while time runs from 0 to 1."""
     frames = []
     bg = torch.ones(3) if background is None else background
-    for k in progress(range(n_frames), desc="render", enabled=show_progress):
+    for k in progress_bar(range(n_frames), desc="render", enabled=progress):
         cam = orbit_camera(2 * math.pi * k / n_frames, elevation, radius, fov_x, width, height)
         frames.append(model.render(cam, k / max(n_frames - 1, 1), bg).image)
     return frames

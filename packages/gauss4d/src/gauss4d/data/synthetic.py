@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from accelerator_utils import atomic_write, atomic_write_text, numpy_rng
+from accelerator_utils import progress as progress_bar
 from gauss4d.camera import orbit_camera
 from gauss4d.data.dnerf import w2c_to_c2w_gl
 
@@ -138,7 +139,12 @@ def _split_times(cfg: SceneConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _write_split(
-    root: Path, split: str, times: np.ndarray, cfg: SceneConfig, rng: np.random.Generator
+    root: Path,
+    split: str,
+    times: np.ndarray,
+    cfg: SceneConfig,
+    rng: np.random.Generator,
+    progress: bool | None,
 ) -> None:
     from PIL import Image
 
@@ -146,7 +152,7 @@ def _write_split(
     frames = []
     (root / split).mkdir(parents=True, exist_ok=True)
     lo, hi = (math.radians(e) for e in cfg.elevation_deg)
-    for i, t in enumerate(times):
+    for i, t in enumerate(progress_bar(times, desc=f"render {split}", enabled=progress)):
         cam = orbit_camera(
             rng.uniform(0, 2 * math.pi), rng.uniform(lo, hi), cfg.radius, fov, cfg.width, cfg.height
         )
@@ -174,13 +180,17 @@ def _write_split(
     )
 
 
-def make_scene(root: str | Path, cfg: SceneConfig | None = None) -> Path:
-    """Write a synthetic dynamic scene in the D-NeRF format under ``root``; returns ``root``."""
+def make_scene(
+    root: str | Path, cfg: SceneConfig | None = None, *, progress: bool | None = None
+) -> Path:
+    """Write a synthetic dynamic scene in the D-NeRF format under ``root``; returns ``root``.
+
+    Randomness (cameras, validation times) comes from ``cfg.seed`` only."""
     cfg = cfg or SceneConfig()
     root = Path(root)
     rng = numpy_rng(cfg.seed)
     train_t, test_t = _split_times(cfg)
     val_t = rng.choice(train_t, size=cfg.n_val, replace=cfg.n_val > len(train_t))
     for split, times in (("train", train_t), ("val", np.sort(val_t)), ("test", test_t)):
-        _write_split(root, split, times, cfg, rng)
+        _write_split(root, split, times, cfg, rng, progress)
     return root

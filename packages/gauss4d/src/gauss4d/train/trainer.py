@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from accelerator_utils import atomic_torch_save, make_generator, progress
+from accelerator_utils import atomic_torch_save, make_generator
+from accelerator_utils import progress as progress_bar
 from gauss4d.data.dnerf import DNeRFSplit
 from gauss4d.deformation import DeformationConfig, DeformationField
 from gauss4d.gaussians import Gaussians
@@ -213,8 +214,9 @@ def train(
     data: DNeRFSplit,
     cfg: TrainConfig | None = None,
     out_dir: str | Path | None = None,
+    *,
     raster: RasterConfig | None = None,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
     stop_at: int | None = None,
 ) -> TrainResult:
     """Train a 4D-GS model on ``data`` (a D-NeRF split). With ``out_dir`` the run checkpoints to
@@ -229,7 +231,7 @@ def train(
     ckpt = None if out_dir is None else Path(out_dir) / CHECKPOINT
     if ckpt is not None and ckpt.exists():
         state.load(ckpt)
-    bar = progress(total=cfg.total_iters, desc="train", enabled=show_progress)
+    bar = progress_bar(total=cfg.total_iters, desc="train", enabled=progress)
     bar.update(state.step)
     end = cfg.total_iters if stop_at is None else min(stop_at, cfg.total_iters)
     while state.step < end:
