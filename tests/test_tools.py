@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import affected
+import benchmark_report
 import check_wheel_origin
 import pytest
 import release
@@ -95,7 +96,52 @@ def test_uv_environment_pins_cpu_torch_when_a_local_wheel_exists(tmp_path, monke
 
 def test_nox_tag_selects_only_the_package_test_sessions():
     """`nox -t kron-mle` runs the package's isolated and wheel sessions, never its release."""
-    out = subprocess.run([sys.executable, "-m", "nox", "-f", str(workspace.ROOT / "noxfile.py"),
-                          "-t", "kron-mle", "--list"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nox",
+            "-f",
+            str(workspace.ROOT / "noxfile.py"),
+            "-t",
+            "kron-mle",
+            "--list",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     selected = sorted(line.split()[1] for line in out.stdout.splitlines() if line.startswith("* "))
     assert selected == ["isolated(kron-mle)", "wheel(kron-mle)"]
+
+
+def test_benchmark_report_prints_the_packages_own_numbers():
+    """BENCHMARKS.md is built only from the packages' JSON reports: every figure appears with its
+    target, anchor and verdict, and the summary counts met and missed targets per package."""
+    from accelerator_utils import BenchmarkReport, compare
+
+    rep = BenchmarkReport("pkg-a")
+    rep.metric("speed-up", 12.345, "x", target=">= 10x", passed=True, anchor="paper: 8x")
+    rep.metric("error", 3.2e-4, target="<= 1e-4", passed=False)
+    rep.add(
+        compare(
+            {"slow": lambda: sum(range(2000)), "fast": lambda: 0},
+            baseline="slow",
+            title="toy",
+            repeats=3,
+            warmup=1,
+            min_time_s=0.001,
+        )
+    )
+    other = BenchmarkReport("pkg-b")
+    other.metric("accuracy", 0.99, target=">= 0.95", passed=True)
+    sections = [("pkg-a", [rep.to_dict()], 0, ""), ("pkg-b", [other.to_dict()], 2, "Traceback")]
+    text = "\n".join(benchmark_report.build_report(sections, "CPU test", "quick"))
+
+    assert "| [pkg-a](#pkg-a) | ran | 1 / 2 | error (0.00032 vs <= 1e-4) |" in text
+    assert "| [pkg-b](#pkg-b) | **failed (2)** | 1 / 1 |  |" in text
+    assert "| speed-up | 12.35 x | >= 10x | paper: 8x | yes |" in text
+    assert "| error | 0.00032 | <= 1e-4 |  | **no** |" in text
+    fast = rep.comparisons[0].row("fast")
+    assert f"| fast | {fast.median_s:.4g} | {fast.speedup:.3g}x |" in text
+    assert "Traceback" in text and "Hardware: CPU test. Size: quick." in text
