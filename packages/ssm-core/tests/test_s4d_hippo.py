@@ -79,14 +79,15 @@ def test_vandermonde_kernel_matches_powers():
     assert K[0].tolist() == pytest.approx(want, abs=1e-12)
 
 
-def test_fft_conv_matches_direct_convolution():
+@pytest.mark.parametrize("block_elements", [2**19, 1, 2 * 2 * 18])  # one, 1-channel, 2+1 blocks
+def test_fft_conv_matches_direct_convolution(block_elements):
     g = torch.Generator().manual_seed(1)
     u, K = (
         torch.randn(2, 9, 3, generator=g, dtype=torch.float64),
         torch.randn(3, 9, generator=g, dtype=torch.float64),
     )
     direct = torch.stack([sum(K[:, j] * u[:, t - j] for j in range(t + 1)) for t in range(9)], 1)
-    assert torch.allclose(fft_conv(u, K), direct, atol=1e-12)
+    assert torch.allclose(fft_conv(u, K, block_elements), direct, atol=1e-12)
 
 
 @pytest.mark.parametrize("init", ["lin", "inv", "legs"])

@@ -272,13 +272,13 @@ def run_benchmarks(
     With ``out``, the report is (re)written after every benchmark, so a long run that is
     interrupted keeps what it measured.
     """
-    report = BenchmarkReport("ssm-core")
     gen = torch.Generator().manual_seed(seed)
     table = {"ssd": bench_ssd, "scan": bench_scan, "s4d": bench_s4d, "decode": bench_decode}
     unknown = set(which) - set(table)
     if unknown:
         raise ValueError(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(table)}")
     with limit_threads(threads):
+        report = BenchmarkReport("ssm-core")  # inside, so its header names the pinned threads
         report.metric("threads", threads, anchor=str(thread_info()))
         for bench in progress(which, desc="benchmarks"):
             table[bench](report, sizes, gen)
