@@ -10,17 +10,18 @@ monotone. After either half-step the trace term ``sum_i tr(Sigma1^{-1} Y_i Sigma
 equals ``n m1 m2`` exactly, so the log-likelihood is read off the two Cholesky log-determinants:
 ``l = -(n m1 m2 / 2)(log 2 pi + 1) - (n m2 / 2) log det Sigma1 - (n m1 / 2) log det Sigma2``.
 
-Layout: the data are copied once into two contiguous stacks, ``R = [Y_1 | ... | Y_n]`` viewed as
-``(m1 n, m2)`` and ``C = [Y_1^T | ... | Y_n^T]`` viewed as ``(m2 n, m1)``. A half-step is the
-Cholesky factor ``L2`` of the other factor, its triangular inverse (``m^3/3`` flops), one GEMM
-``W = R L2^{-T}`` over all samples at once and one Gram product ``W W^T`` of ``W`` viewed as
-``(m1, n m2)``: no per-sample loop and no copy inside the iteration.
+Layout: the data are copied once into a contiguous stack ``R = [Y_1 | ... | Y_n]``
+``(m1, n, m2)``; each half-step whitens ``R`` by the Cholesky factor of the other covariance and
+takes one Gram product over all samples (:mod:`kron_mle.kernels`: BLAS TRSM + SYRK on CPU, so a
+sweep costs the flops of the two plain Gram products of the data; batched GEMMs elsewhere). No
+per-sample loop and no inverse of a covariance; the BLAS path allocates nothing data-sized
+inside the iteration.
 
 Stopping: the relative log-likelihood change is below ``tol_ll`` AND the relative score residual
 ``||L1^{-1} S1 L1^{-T} - I||_F / sqrt(m1)`` (the natural gradient of the log-likelihood in
 ``Sigma1`` at the current pair, whose ``Sigma2``-gradient is zero) is below ``tol_score``. The
-residual costs two ``m1^3`` GEMMs, so it is only evaluated once the log-likelihood test passes
-(and at the last sweep).
+residual costs two ``m1^3`` triangular solves, so it is only evaluated once the log-likelihood
+test passes (and at the last sweep).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from dataclasses import dataclass
 
 import torch
 
+from accelerator_utils import progress as progress_bar
+from kron_mle.kernels import KERNELS, TorchHalfSteps, half_steps
+from kron_mle.kernels import inverse_factor as inverse_factor
 from kron_mle.model import LOG_2PI, logdet_chol
 
 
@@ -43,14 +47,19 @@ class FlipFlopConfig:
 
     ``tol_ll``: relative log-likelihood change; ``tol_score``: relative score residual (both
     must hold); ``None`` picks ``1e-12``/``1e-8`` in float64 and ``1e-6``/``1e-3`` in float32.
-    ``max_iter``: full sweeps (one ``Sigma1`` and one ``Sigma2`` update each).
+    ``max_iter``: full sweeps (one ``Sigma1`` and one ``Sigma2`` update each). ``kernel``: the
+    half-step products of matrix data (:func:`kron_mle.kernels.half_steps`): ``"blas"`` (CPU
+    TRSM + SYRK), ``"torch"`` (batched GEMM, any device) or ``"auto"``.
     """
 
     max_iter: int = 5000
     tol_ll: float | None = None
     tol_score: float | None = None
+    kernel: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, got {self.kernel!r}")
         if self.max_iter < 1:
             raise ValueError(f"max_iter must be >= 1, got {self.max_iter}")
         for name in ("tol_ll", "tol_score"):
@@ -107,32 +116,26 @@ def check_factor(L: torch.Tensor, name: str, it: int, info: torch.Tensor | None 
         )
 
 
-def stacks(Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The two contiguous layouts of ``Y`` ``(B, n, m1, m2)``: ``(B, m1, n, m2)``, ``(B, m2, n, m1)``."""
-    return Y.permute(0, 2, 1, 3).contiguous(), Y.permute(0, 3, 1, 2).contiguous()
-
-
-def inverse_factor(L: torch.Tensor, eye: torch.Tensor | None = None) -> torch.Tensor:
-    """``L^{-1}`` of a lower-triangular ``(B, m, m)`` factor (``m^3 / 3`` flops, negligible)."""
-    if eye is None:
-        eye = torch.eye(L.shape[-1], dtype=L.dtype, device=L.device)
-    return torch.linalg.solve_triangular(L, eye, upper=False)
-
-
-def half_step(stack: torch.Tensor, Linv_other: torch.Tensor) -> torch.Tensor:
-    """``(1 / (n m')) sum_i Y_i Sigma'^{-1} Y_i^T`` from a stack ``(B, m, n, m')``.
-
-    ``Linv_other`` is ``L'^{-1}`` with ``L' L'^T = Sigma'``: ``W = stack L'^{-T}`` is one GEMM over
-    all samples (faster than a TRSM with ``m n`` right-hand sides on CPU BLAS), then ``W W^T``.
-    """
-    B, m, n, mo = stack.shape
-    W = (stack.view(B, m * n, mo) @ Linv_other.mT).view(B, m, n * mo)
-    return (W @ W.mT) / (n * mo)
-
-
 def loglik_const(n: int, total: int) -> float:
     """The data-free part ``-(n M / 2)(log 2 pi + 1)`` of the log-likelihood at a half-step."""
     return -0.5 * n * total * (LOG_2PI + 1.0)
+
+
+class _Kept:
+    """Per-problem state frozen at the sweep where each problem met the stopping rule."""
+
+    def __init__(self) -> None:
+        self.L1 = self.L2 = self.ll = self.resid = None
+
+    def update(self, active: torch.Tensor | None, L1, L2, ll, resid) -> None:
+        if active is None or self.L1 is None:
+            self.L1, self.L2, self.ll, self.resid = L1, L2, ll, resid
+            return
+        a = active[:, None, None]
+        self.L1 = torch.where(a, L1, self.L1)
+        self.L2 = torch.where(a, L2, self.L2)
+        self.ll = torch.where(active, ll, self.ll)
+        self.resid = torch.where(active, resid, self.resid)
 
 
 def flipflop(
@@ -141,60 +144,66 @@ def flipflop(
     init: tuple[torch.Tensor, torch.Tensor] | None = None,
     config: FlipFlopConfig | None = None,
     require_convergence: bool = True,
+    progress: bool | None = None,
 ) -> EngineResult:
     """Flip-flop on zero-mean data ``Y`` ``(B, n, m1, m2)`` (``B`` independent problems).
 
     ``init``: warm start ``(Sigma1, Sigma2)``, each ``(B, m, m)``; the first update is ``Sigma2``
-    given ``init[0]`` (without ``init``: ``Sigma1`` given ``Sigma2 = I`` comes first). Returns factors ``(B, m1, m1)``, ``(B, m2, m2)``,
-    the log-likelihood ``(B,)``, its trace ``(B, iters)`` (one value per sweep), iterations and
-    convergence per problem. ``require_convergence=False`` runs exactly ``max_iter`` sweeps
-    (polishing).
+    given ``init[0]`` (without ``init``: ``Sigma1`` given ``Sigma2 = I`` comes first). Returns
+    factors ``(B, m1, m1)``, ``(B, m2, m2)``, the log-likelihood ``(B,)``, its trace
+    ``(B, sweeps)`` (one value per sweep), and per problem the sweeps it needed and whether it
+    converged. In a batch every problem keeps the state of the sweep at which it met the
+    stopping rule (its results equal a fit of that problem alone); the batch runs until the
+    last one does. ``require_convergence=False`` runs exactly ``max_iter`` sweeps (polishing).
+    ``progress``: a bar over sweeps (``None``: only on a terminal outside CI).
     """
     B, n, m1, m2 = Y.shape
     config = config or FlipFlopConfig()
     tol_ll, tol_score = config.tolerances(Y.dtype)
-    rows, cols = stacks(Y)
-    eye1 = torch.eye(m1, dtype=Y.dtype, device=Y.device)
-    eye2 = torch.eye(m2, dtype=Y.dtype, device=Y.device)
+    steps = half_steps(Y, config.kernel)
     if init is None:
-        L1 = checked_cholesky(half_step(rows, eye2.expand(B, m2, m2)), "Sigma1", 0)
+        L1 = checked_cholesky(steps.rows(None), "Sigma1", 0)
     else:
         L1 = checked_cholesky(init[0], "initial Sigma1", 0)
-    Linv1 = inverse_factor(L1, eye1)
     const = loglik_const(n, m1 * m2)
     trace, prev = [], None
     n_iter = torch.zeros(B, dtype=torch.long, device=Y.device)
     done = torch.zeros(B, dtype=torch.bool, device=Y.device)
     resid = torch.full((B,), float("inf"), dtype=Y.dtype, device=Y.device)
+    kept, freeze = _Kept(), require_convergence and B > 1
     last = config.max_iter
-    for it in range(1, config.max_iter + 1):
-        L2 = checked_cholesky(half_step(cols, Linv1), "Sigma2", it)
-        S1 = half_step(rows, inverse_factor(L2, eye2))
-        L1 = checked_cholesky(S1, "Sigma1", it)
-        ll = const - 0.5 * n * (m2 * logdet_chol(L1) + m1 * logdet_chol(L2))
-        trace.append(ll)
-        n_iter = torch.where(done, n_iter, it)
-        if prev is not None:
-            small = (ll - prev).abs() <= tol_ll * ll.abs()
-            if bool(small.any()) or it == last:  # the score residual only when it can matter
-                resid = whitened_residual(S1, Linv1)
-                done = done | (small & (resid <= tol_score))
-        elif it == last:
-            resid = whitened_residual(S1, Linv1)
-        prev = ll
-        Linv1 = inverse_factor(L1, eye1)
-        if require_convergence and bool(done.all()):
-            break
-    S1 = L1 @ L1.mT
-    S2 = L2 @ L2.mT
-    return EngineResult([S1, S2], trace[-1], torch.stack(trace, -1), n_iter, done, resid)
+    with progress_bar(total=last, desc="flip-flop", unit="sweep", enabled=progress) as bar:
+        for it in range(1, last + 1):
+            L2 = checked_cholesky(steps.cols(L1), "Sigma2", it)
+            S1 = steps.rows(L2)
+            L1_prev, L1 = L1, checked_cholesky(S1, "Sigma1", it)
+            ll = const - 0.5 * n * (m2 * logdet_chol(L1) + m1 * logdet_chol(L2))
+            active = ~done if freeze else None
+            n_iter = torch.where(done, n_iter, it)
+            if prev is not None:
+                small = (ll - prev).abs() <= tol_ll * ll.abs()
+                if bool(small.any()) or it == last:  # the score residual only when it can matter
+                    resid = whitened_residual(S1, L1_prev)
+                    done = done | (small & (resid <= tol_score))
+            elif it == last:
+                resid = whitened_residual(S1, L1_prev)
+            prev = ll
+            kept.update(active, L1, L2, ll, resid)
+            trace.append(kept.ll)
+            bar.update(1)
+            if require_convergence and bool(done.all()):
+                break
+    S1, S2 = kept.L1 @ kept.L1.mT, kept.L2 @ kept.L2.mT
+    return EngineResult([S1, S2], kept.ll, torch.stack(trace, -1), n_iter, done, kept.resid)
 
 
-def whitened_residual(S: torch.Tensor, Linv: torch.Tensor) -> torch.Tensor:
-    """``||L^{-1} S L^{-T} - I||_F / sqrt(m)`` for ``S`` ``(B, m, m)`` and ``Linv = L^{-1}``."""
+def whitened_residual(S: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
+    """``||L^{-1} S L^{-T} - I||_F / sqrt(m)`` for symmetric ``S`` and lower-triangular ``L``."""
     m = S.shape[-1]
+    X = torch.linalg.solve_triangular(L, S, upper=False)
+    X = torch.linalg.solve_triangular(L, X.mT, upper=False)
     eye = torch.eye(m, dtype=S.dtype, device=S.device)
-    return torch.linalg.matrix_norm(Linv @ S @ Linv.mT - eye) / math.sqrt(m)
+    return torch.linalg.matrix_norm(X - eye) / math.sqrt(m)
 
 
 def score_residual(Y: torch.Tensor, sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
@@ -202,9 +211,9 @@ def score_residual(Y: torch.Tensor, sigma1: torch.Tensor, sigma2: torch.Tensor) 
 
     The larger of the two factors' natural-gradient norms; zero exactly at a stationary point.
     """
-    rows, cols = stacks(Y)
-    Linv1 = inverse_factor(checked_cholesky(sigma1, "Sigma1", 0))
-    Linv2 = inverse_factor(checked_cholesky(sigma2, "Sigma2", 0))
-    r1 = whitened_residual(half_step(rows, Linv2), Linv1)
-    r2 = whitened_residual(half_step(cols, Linv1), Linv2)
+    steps = TorchHalfSteps(Y)
+    L1 = checked_cholesky(sigma1, "Sigma1", 0)
+    L2 = checked_cholesky(sigma2, "Sigma2", 0)
+    r1 = whitened_residual(steps.rows(L2), L1)
+    r2 = whitened_residual(steps.cols(L1), L2)
     return torch.maximum(r1, r2)

@@ -21,7 +21,8 @@ import torch
 
 from kron_mle.existence import existence
 from kron_mle.fit import KronFit, normalise
-from kron_mle.flipflop import checked_cholesky, half_step, inverse_factor, stacks
+from kron_mle.flipflop import checked_cholesky
+from kron_mle.kernels import half_steps
 from kron_mle.model import batched_logpdf, helmert_contrasts
 from kron_mle.validation import ArrayLike, as_data, check_mean
 
@@ -79,19 +80,18 @@ def shrinkage_fit(
     n, m1, m2 = Yt.shape[1:]
     n_eff = check_mean(mean, n)
     Z = helmert_contrasts(Yt) if mean == "estimate" else Yt
-    rows, cols = stacks(Z)
+    steps = half_steps(Z)
     B = Yt.shape[0]
-    eye2 = torch.eye(m2, dtype=Yt.dtype, device=Yt.device).expand(B, m2, m2)
-    S1 = _shrink(half_step(rows, eye2), cfg.alpha)
+    S1 = _shrink(steps.rows(None), cfg.alpha)
     S2 = torch.eye(m2, dtype=Yt.dtype, device=Yt.device).expand(B, m2, m2)
     change = torch.full((B,), float("inf"), dtype=Yt.dtype, device=Yt.device)
     it = 0
     for it in range(1, cfg.max_iter + 1):
-        Linv1 = inverse_factor(checked_cholesky(S1, "Sigma1", it))
-        S2_new = _shrink(half_step(cols, Linv1), cfg.alpha)
+        L1 = checked_cholesky(S1, "Sigma1", it)
+        S2_new = _shrink(steps.cols(L1), cfg.alpha)
         S2_new = S2_new * (m2 / torch.diagonal(S2_new, dim1=-2, dim2=-1).sum(-1)).reshape(-1, 1, 1)
-        Linv2 = inverse_factor(checked_cholesky(S2_new, "Sigma2", it))
-        S1_new = _shrink(half_step(rows, Linv2), cfg.alpha)
+        L2 = checked_cholesky(S2_new, "Sigma2", it)
+        S1_new = _shrink(steps.rows(L2), cfg.alpha)
         change = torch.maximum(_relative_change(S1_new, S1), _relative_change(S2_new, S2))
         S1, S2 = S1_new, S2_new
         if bool((change <= cfg.tol).all()):
