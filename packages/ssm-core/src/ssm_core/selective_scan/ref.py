@@ -23,12 +23,12 @@ def scan_ref(
     Returns ``(y, h_last)`` with ``y`` ``(batch, length, d)`` and ``h_last`` ``(batch, d, n)``.
     Memory is ``O(batch * length * d * n)``; this is the slow, obviously-correct baseline.
     """
-    batch, length, d = x.shape
+    batch, _, d = x.shape
     dA = torch.exp(delta[..., None] * A)  # (b, l, d, n)
     dBx = (delta * x)[..., None] * B[:, :, None, :]  # (b, l, d, n)
     h = x.new_zeros(batch, d, A.shape[1]) if h0 is None else h0
-    ys = []
-    for t in range(length):
-        h = dA[:, t] * h + dBx[:, t]
-        ys.append(torch.einsum("bdn,bn->bd", h, C[:, t]))
+    ys = []  # unbind (not dA[:, t]) so autograd gathers the step gradients once: linear backward
+    for dA_t, dBx_t, C_t in zip(dA.unbind(1), dBx.unbind(1), C.unbind(1), strict=True):
+        h = dA_t * h + dBx_t
+        ys.append(torch.einsum("bdn,bn->bd", h, C_t))
     return torch.stack(ys, dim=1), h
