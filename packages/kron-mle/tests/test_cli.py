@@ -10,7 +10,7 @@ from kron_mle.cli import main
 def test_fit_text_and_json(tmp_path, capsys):
     path = tmp_path / "data.npy"
     np.save(path, np.random.default_rng(0).standard_normal((12, 4, 3)))
-    assert main(["fit", str(path)]) == 0
+    assert main(["fit", str(path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "log-likelihood" in out and "existence: unique" in out and "method: flipflop" in out
     assert main(["fit", str(path), "--json", "--mean", "zero", "--method", "flipflop"]) == 0

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from kron_mle import DivergenceError, NoMLEError, NotRationalError, fit, loglik, sample
+from kron_mle import (
+    DivergenceError,
+    FlipFlopConfig,
+    NoMLEError,
+    NotRationalError,
+    fit,
+    loglik,
+    sample,
+)
 
 
 @pytest.fixture
@@ -143,3 +151,29 @@ def test_vector_case_is_the_sample_covariance():
     assert res.method == "rational"
     y = Y[:, 0, :]
     np.testing.assert_allclose(res.covariance(), y.T @ y / 9, rtol=1e-10)
+
+
+@pytest.mark.parametrize("kernel", ["blas", "torch"])
+def test_batched_fits_report_each_problem(spd, kernel):
+    """Per-problem sweeps and flags; each problem equals its own fit, sweep for sweep."""
+    Ys = torch.stack([sample([spd(5, s), spd(3, s + 5)], 7 + 3 * s, seed=s)[:7] for s in range(3)])
+    Ys[2] = Ys[2] * torch.tensor([1.0, 30.0, 0.1], dtype=torch.float64)  # a start far off
+    cfg = FlipFlopConfig(kernel=kernel)
+    batch = fit(Ys, batched=True, method="flipflop", config=cfg)
+    assert batch.n_iter.shape == (3,) and batch.converged.dtype == torch.bool
+    assert bool(batch.converged.all())
+    for b in range(3):
+        one = fit(Ys[b], method="flipflop", config=cfg)
+        assert int(batch.n_iter[b]) == one.n_iter and one.converged
+        assert abs(float(one.loglik - batch.loglik[b])) <= 1e-12 * abs(float(one.loglik))
+        np.testing.assert_allclose(batch.sigma1[b], one.sigma1, rtol=1e-10, atol=1e-12)
+    assert len(set(batch.n_iter.tolist())) > 1  # the problems did need different counts
+
+
+def test_progress_bar_over_sweeps(Y, capsys):
+    pytest.importorskip("tqdm")
+    quiet = fit(Y, method="flipflop", progress=False)
+    assert capsys.readouterr().err == ""
+    shown = fit(Y, method="flipflop", progress=True)
+    assert "sweep" in capsys.readouterr().err
+    assert float(shown.loglik) == float(quiet.loglik)

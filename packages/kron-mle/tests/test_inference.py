@@ -52,3 +52,12 @@ def test_tensor_separability(spd):
     res = separability_lrt(Y, n_mc=19, seed=1)
     assert res.df == 36 - (3 + 3 + 3 - 2)
     assert res.statistic > 0 and 0 < res.p_chi2 <= 1 and 1 / 20 <= res.p_mc <= 1
+
+
+def test_monte_carlo_is_seeded_and_leaves_global_state_alone(spd):
+    Y = sample([spd(2, 0), spd(2, 1)], 9, seed=5)
+    state = torch.get_rng_state()
+    a = separability_lrt(Y, n_mc=9, seed=3, chunk=4, progress=False)
+    b = separability_lrt(Y, n_mc=9, generator=torch.Generator().manual_seed(3), chunk=4)
+    assert torch.equal(a.null_statistics, b.null_statistics)
+    assert torch.equal(torch.get_rng_state(), state)

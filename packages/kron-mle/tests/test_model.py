@@ -60,3 +60,16 @@ def test_logpdf_rejects_bad_factors(spd):
         logpdf(Y, [-torch.eye(3, dtype=torch.float64), spd(2, 1)])
     with pytest.raises(ValueError, match="shape"):
         logpdf(Y, [spd(2, 0), spd(2, 1)])
+
+
+def test_seed_and_generator_never_touch_global_state(spd):
+    factors = [spd(3, 0), spd(2, 1)]
+    state = torch.get_rng_state()
+    a = sample(factors, 4, seed=7)
+    b = sample(factors, 4, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(a, b) and torch.equal(torch.get_rng_state(), state)
+    assert not torch.equal(sample(factors, 4), sample(factors, 4))  # seed=None: fresh entropy
+    with pytest.raises(ValueError, match="either seed or generator"):
+        sample(factors, 4, seed=1, generator=torch.Generator())
+    with pytest.raises(TypeError, match="generator="):
+        sample(factors, 4, seed=torch.Generator())

@@ -29,3 +29,13 @@ def test_undersampled_and_more_shrinkage_is_better_conditioned():
 def test_bad_alpha():
     with pytest.raises(ValueError, match="alpha"):
         ShrinkageConfig(alpha=1.0)
+
+
+def test_batched_shrinkage_reports_each_problem(spd):
+    Ys = torch.stack([sample([spd(4, s), spd(3, s + 1)], 3, seed=s) for s in range(3)])
+    batch = shrinkage_fit(Ys, 0.3, batched=True)
+    assert batch.n_iter.shape == (3,) and bool(batch.converged.all())
+    for b in range(3):
+        one = shrinkage_fit(Ys[b], 0.3)
+        assert int(batch.n_iter[b]) == one.n_iter
+        np.testing.assert_allclose(batch.sigma1[b], one.sigma1, rtol=1e-10, atol=1e-12)

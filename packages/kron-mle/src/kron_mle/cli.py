@@ -48,7 +48,13 @@ def _describe(res: KronFit) -> str:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     Y = _load(args.data)
-    res = fit(Y, method=args.method, mean=args.mean, normalization=args.normalization)
+    res = fit(
+        Y,
+        method=args.method,
+        mean=args.mean,
+        normalization=args.normalization,
+        progress=args.progress,
+    )
     print(json.dumps(res.summary(), indent=1) if args.json else _describe(res))
     return 0
 
@@ -69,7 +75,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     m1, m2, n = 39, 4, 11  # mean estimated: n - 1 = 10 contrasts, m1 = 10 * m2 - 1 (coprime)
     S1, S2 = _ar1(m1, 0.7), torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64))
     Y = sample([S1, S2], n, seed=args.seed)
-    rat, ff = fit(Y, method="rational"), fit(Y, method="flipflop")
+    rat, ff = fit(Y, method="rational"), fit(Y, method="flipflop", progress=args.progress)
     t_rat = measure(lambda: fit(Y, method="rational"), warmup=1, repeats=7).median_s
     t_ff = measure(lambda: fit(Y, method="flipflop"), warmup=0, repeats=3).median_s
     gap = abs(float(rat.loglik - ff.loglik)) / abs(float(ff.loglik))
@@ -81,7 +87,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     m1b, m2b, nb = 12, 6, 400
     S1b, S2b = _ar1(m1b, 0.5), _ar1(m2b, -0.4) + torch.eye(m2b, dtype=torch.float64)
     truth = torch.kron(S2b, S1b)
-    big = fit(sample([S1b, S2b], nb, seed=args.seed + 1))
+    big = fit(sample([S1b, S2b], nb, seed=args.seed + 1), progress=args.progress)
     print(
         f"recovery ({m1b}, {m2b}, n={nb}): {big.method}, {big.n_iter} sweeps, relative "
         f"Frobenius error of Sigma2 (x) Sigma1: {_rel_err(big, truth):.3f}"
@@ -105,7 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     p_fit.add_argument("--normalization", choices=NORMALIZATIONS, default="trace")
     p_fit.add_argument("--json", action="store_true", help="print the full result as JSON")
     p_demo = sub.add_parser("demo", help="rational vs flip-flop and recovery on simulated data")
-    p_demo.add_argument("--seed", type=int, default=0)
+    p_demo.add_argument("--seed", type=int, default=0, help="seed of the simulated data")
+    for p in (p_fit, p_demo):
+        p.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="show a progress bar over flip-flop sweeps (default: on a terminal outside CI)",
+        )
     args = parser.parse_args(argv)
     try:
         with limit_threads(1):  # small dense problems: one BLAS thread avoids oversubscription

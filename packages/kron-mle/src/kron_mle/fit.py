@@ -23,8 +23,10 @@ NORMALIZATIONS = ("trace", "det", "first", "frobenius")
 
 @dataclass
 class KronFit:
-    """The result of :func:`fit`. Unbatched: factors ``(m_k, m_k)``, scalars 0-d tensors;
-    batched: a leading batch axis ``B`` on every tensor.
+    """The result of :func:`fit`. Unbatched: factors ``(m_k, m_k)``, scalars 0-d tensors,
+    ``n_iter`` an ``int`` and ``converged`` a ``bool``; batched: a leading batch axis ``B`` on
+    every tensor, and ``n_iter`` (long) and ``converged`` (bool) are ``(B,)`` tensors, one entry
+    per problem.
 
     The covariance is ``scale * Sigma_K (x) ... (x) Sigma_1``, each ``factors[k]`` normalised as
     ``normalization`` says (``trace``: ``tr = m_k``; ``det``: ``det = 1``; ``first``:
@@ -37,8 +39,8 @@ class KronFit:
     mean: torch.Tensor | None
     loglik: torch.Tensor
     loglik_trace: torch.Tensor
-    n_iter: int
-    converged: bool
+    n_iter: int | torch.Tensor
+    converged: bool | torch.Tensor
     score_residual: torch.Tensor
     method: str
     existence: Existence
@@ -96,13 +98,17 @@ class KronFit:
             "loglik": self.loglik.tolist(),
             "aic": self.aic.tolist(),
             "bic": self.bic.tolist(),
-            "n_iter": self.n_iter,
-            "converged": self.converged,
+            "n_iter": _plain(self.n_iter),
+            "converged": _plain(self.converged),
             "score_residual": self.score_residual.tolist(),
             "normalization": self.normalization,
             "scale": self.scale.tolist(),
             "factors": [S.tolist() for S in self.factors],
         }
+
+
+def _plain(x: Any) -> Any:
+    return x.tolist() if isinstance(x, torch.Tensor) else x
 
 
 def normalise(factors: Sequence[torch.Tensor], how: str) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -135,6 +141,7 @@ def fit(
     config: FlipFlopConfig | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    progress: bool | None = None,
 ) -> KronFit:
     """Maximum likelihood ``Cov(vec Y_i) = Sigma_K (x) ... (x) Sigma_1`` for data ``(n, m1, .., mK)``.
 
@@ -145,7 +152,9 @@ def fit(
     ``"auto"`` (rational whenever castling ends in a vector case). ``mean``: ``"estimate"``
     (the covariance is then fitted on the ``n - 1`` Helmert contrasts and rescaled by
     ``(n - 1) / n``) or ``"zero"``. ``init``: warm start (a previous :class:`KronFit` or factors).
-    ``dtype``: float64 by default, float32 allowed.
+    ``dtype``: float64 by default, float32 allowed. ``progress``: a bar over flip-flop sweeps
+    (``None``: only on a terminal outside CI). Batched fits report ``n_iter`` and ``converged``
+    per problem; each problem keeps the state of the sweep at which it met the stopping rule.
 
     Raises :class:`~kron_mle.existence.NoMLEError` before iterating when no MLE exists, warns
     when it is not unique, and raises :class:`~kron_mle.flipflop.DivergenceError` when a factor
@@ -169,11 +178,12 @@ def fit(
     start = _init_factors(init, dims, Yt)
     chosen = _choose(method, dims, n_eff, start)
     if chosen == "rational":
-        raw = _rational(Z, polish, config)
+        raw = _rational(Z, polish, config, progress)
     elif len(dims) == 2:
-        raw = flipflop(Z, init=None if start is None else (start[0], start[1]), config=config)
+        init2 = None if start is None else (start[0], start[1])
+        raw = flipflop(Z, init=init2, config=config, progress=progress)
     else:
-        raw = tensor_flipflop(Z, init=start, config=config)
+        raw = tensor_flipflop(Z, init=start, config=config, progress=progress)
     factors, loglik, trace = raw.factors, raw.loglik, raw.trace
     if mean == "estimate":
         shrink = (n - 1) / n
@@ -188,8 +198,8 @@ def fit(
         mean=squeeze(Yt.mean(1)) if mean == "estimate" else None,
         loglik=squeeze(loglik),
         loglik_trace=squeeze(trace),
-        n_iter=int(raw.n_iter.max()),
-        converged=bool(raw.converged.all()),
+        n_iter=raw.n_iter if batched else int(raw.n_iter[0]),
+        converged=raw.converged if batched else bool(raw.converged[0]),
         score_residual=squeeze(raw.score_residual),
         method=chosen,
         existence=ex,
@@ -212,7 +222,9 @@ def _choose(method: str, dims: tuple[int, ...], n_eff: int, start: Any) -> str:
     return method
 
 
-def _rational(Z: torch.Tensor, polish: int, config: FlipFlopConfig) -> EngineResult:
+def _rational(
+    Z: torch.Tensor, polish: int, config: FlipFlopConfig, progress: bool | None
+) -> EngineResult:
     """Closed form, then ``polish`` flip-flop sweeps from it (none: residual measured only).
 
     The castling chain always runs in float64 (cheap, and long chains lose too much accuracy in
@@ -221,7 +233,11 @@ def _rational(Z: torch.Tensor, polish: int, config: FlipFlopConfig) -> EngineRes
     s1, s2 = (S.to(Z.dtype) for S in rational_mle(Z.double()))
     if polish:
         raw = flipflop(
-            Z, init=(s1, s2), config=FlipFlopConfig(max_iter=polish), require_convergence=False
+            Z,
+            init=(s1, s2),
+            config=FlipFlopConfig(max_iter=polish, kernel=config.kernel),
+            require_convergence=False,
+            progress=progress,
         )
         raw.n_iter = torch.full_like(raw.n_iter, polish)
     else:

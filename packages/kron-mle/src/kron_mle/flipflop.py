@@ -121,21 +121,34 @@ def loglik_const(n: int, total: int) -> float:
     return -0.5 * n * total * (LOG_2PI + 1.0)
 
 
-class _Kept:
-    """Per-problem state frozen at the sweep where each problem met the stopping rule."""
+class KeptState:
+    """Per-problem state frozen at the sweep where each problem met the stopping rule.
+
+    ``update(active, chols, ll, resid)`` takes the new state of the problems in ``active``
+    (``(B,)`` bool; ``None``: all of them).
+    """
 
     def __init__(self) -> None:
-        self.L1 = self.L2 = self.ll = self.resid = None
+        self.chols: list[torch.Tensor] = []
+        self.ll = self.resid = torch.empty(0)
 
-    def update(self, active: torch.Tensor | None, L1, L2, ll, resid) -> None:
-        if active is None or self.L1 is None:
-            self.L1, self.L2, self.ll, self.resid = L1, L2, ll, resid
+    def update(
+        self,
+        active: torch.Tensor | None,
+        chols: list[torch.Tensor],
+        ll: torch.Tensor,
+        resid: torch.Tensor,
+    ) -> None:
+        if active is None or not self.chols:
+            self.chols, self.ll, self.resid = list(chols), ll, resid
             return
         a = active[:, None, None]
-        self.L1 = torch.where(a, L1, self.L1)
-        self.L2 = torch.where(a, L2, self.L2)
+        self.chols = [torch.where(a, L, K) for L, K in zip(chols, self.chols)]
         self.ll = torch.where(active, ll, self.ll)
         self.resid = torch.where(active, resid, self.resid)
+
+    def factors(self) -> list[torch.Tensor]:
+        return [L @ L.mT for L in self.chols]
 
 
 def flipflop(
@@ -170,7 +183,7 @@ def flipflop(
     n_iter = torch.zeros(B, dtype=torch.long, device=Y.device)
     done = torch.zeros(B, dtype=torch.bool, device=Y.device)
     resid = torch.full((B,), float("inf"), dtype=Y.dtype, device=Y.device)
-    kept, freeze = _Kept(), require_convergence and B > 1
+    kept, freeze = KeptState(), require_convergence and B > 1
     last = config.max_iter
     with progress_bar(total=last, desc="flip-flop", unit="sweep", enabled=progress) as bar:
         for it in range(1, last + 1):
@@ -188,13 +201,12 @@ def flipflop(
             elif it == last:
                 resid = whitened_residual(S1, L1_prev)
             prev = ll
-            kept.update(active, L1, L2, ll, resid)
+            kept.update(active, [L1, L2], ll, resid)
             trace.append(kept.ll)
             bar.update(1)
             if require_convergence and bool(done.all()):
                 break
-    S1, S2 = kept.L1 @ kept.L1.mT, kept.L2 @ kept.L2.mT
-    return EngineResult([S1, S2], kept.ll, torch.stack(trace, -1), n_iter, done, kept.resid)
+    return EngineResult(kept.factors(), kept.ll, torch.stack(trace, -1), n_iter, done, kept.resid)
 
 
 def whitened_residual(S: torch.Tensor, L: torch.Tensor) -> torch.Tensor:

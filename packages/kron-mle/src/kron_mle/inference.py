@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import torch
 from scipy import stats
 
-from accelerator_utils import make_generator, progress
+from accelerator_utils import progress as progress_bar
 from kron_mle.flipflop import FlipFlopConfig, flipflop
 from kron_mle.model import LOG_2PI, helmert_contrasts
 from kron_mle.tensor import tensor_flipflop
-from kron_mle.validation import ArrayLike, as_data, check_mean
+from kron_mle.validation import ArrayLike, as_data, check_mean, random_generator
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def lrt_statistics(
     n_eff = check_mean(mean, n)
     Z = helmert_contrasts(Y) if mean == "estimate" else Y
     engine = flipflop if len(dims) == 2 else tensor_flipflop
-    ll_sep = engine(Z, config=config).loglik
+    ll_sep = engine(Z, config=config, progress=False).loglik
     V = Z.reshape(Z.shape[0], n_eff, M)
     S = V.mT @ V / n_eff
     ll_un = -0.5 * n_eff * (M * LOG_2PI + torch.linalg.slogdet(S)[1] + M)
@@ -62,17 +62,21 @@ def separability_lrt(
     *,
     mean: str = "estimate",
     n_mc: int = 199,
-    seed: int | torch.Generator | None = None,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
     chunk: int = 64,
     config: FlipFlopConfig | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> LRTResult:
     """Test ``H0: Cov(vec Y_i)`` is separable, for data ``(n, m1, ..., mK)`` with ``n > M``.
 
     ``n_mc`` null data sets are simulated (``chunk`` at a time, fitted as one batched problem)
-    for the exact Monte-Carlo p-value; ``n_mc=0`` gives the chi-square p-value only.
+    for the exact Monte-Carlo p-value; ``n_mc=0`` gives the chi-square p-value only. The null
+    draws come from ``seed`` (an int; ``None``: fresh entropy) or ``generator`` (on the data's
+    device), never from global RNG state. ``progress``: a bar over the Monte-Carlo chunks
+    (``None``: only on a terminal outside CI).
     """
     Yt = as_data(Y, device=device, dtype=dtype)
     n, dims = Yt.shape[1], tuple(Yt.shape[2:])
@@ -93,10 +97,11 @@ def separability_lrt(
     p_chi2 = float(stats.chi2.sf(t, df))
     null, p_mc = None, None
     if n_mc:
-        gen = make_generator(seed, Yt.device)
+        gen = random_generator(seed, generator, Yt.device)
         sizes = [min(chunk, n_mc - s) for s in range(0, n_mc, chunk)]
         parts = []
-        for size in progress(sizes, total=len(sizes), desc="LRT null", enabled=show_progress):
+        bar = progress_bar(sizes, total=len(sizes), desc="LRT null", unit="chunk", enabled=progress)
+        for size in bar:
             Z = torch.randn((size, n, *dims), generator=gen, device=Yt.device, dtype=Yt.dtype)
             parts.append(lrt_statistics(Z, mean, config)[0])
         null = torch.cat(parts)

@@ -41,6 +41,11 @@ BLAS_MIN_WORK = 200_000
 class HalfSteps(Protocol):
     """``rows(L2)`` -> ``(B, m1, m1)``; ``cols(L1)`` -> ``(B, m2, m2)``; ``L = None`` means ``I``."""
 
+    B: int
+    n: int
+    m1: int
+    m2: int
+
     def rows(self, L2: torch.Tensor | None) -> torch.Tensor: ...
 
     def cols(self, L1: torch.Tensor | None) -> torch.Tensor: ...

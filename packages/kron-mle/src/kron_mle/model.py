@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import torch
 
-from accelerator_utils import make_generator, resolve_device
-from kron_mle.validation import ArrayLike, as_data, as_factors
+from accelerator_utils import resolve_device
+from kron_mle.validation import ArrayLike, as_data, as_factors, random_generator
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -98,11 +98,15 @@ def sample(
     n: int,
     *,
     mean: ArrayLike | None = None,
-    seed: int | torch.Generator | None = None,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float64,
 ) -> torch.Tensor:
     """Draw ``n`` samples ``(n, m1, ..., mK)`` of the matrix/tensor normal with these factors.
+
+    Randomness: ``seed`` (an int; ``None`` draws fresh entropy) or a ``generator`` on
+    ``device``; global RNG state is never touched.
 
     ``Y = M + Z x_1 L_1 x_2 ... x_K L_K`` with ``Z`` standard normal and ``L_k L_k^T = Sigma_k``,
     so ``Cov(vec Y) = Sigma_K (x) ... (x) Sigma_1`` (column-stacking vec).
@@ -115,7 +119,7 @@ def sample(
     like = torch.empty(0, device=dev, dtype=dtype)
     dims = [int(torch.as_tensor(S).shape[-1]) for S in factors]
     facs = as_factors(factors, dims, like)
-    gen = make_generator(seed, dev)
+    gen = random_generator(seed, generator, dev)
     X = torch.randn((1, n, *dims), generator=gen, device=dev, dtype=dtype)
     for k, S in enumerate(facs):
         X = mode_apply(X, torch.linalg.cholesky(S).unsqueeze(0), k)

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import torch
 
+from accelerator_utils import progress as progress_bar
 from kron_mle.existence import existence
 from kron_mle.fit import KronFit, normalise
 from kron_mle.flipflop import checked_cholesky
-from kron_mle.kernels import half_steps
+from kron_mle.kernels import HalfSteps, half_steps
 from kron_mle.model import batched_logpdf, helmert_contrasts
 from kron_mle.validation import ArrayLike, as_data, check_mean
 
@@ -56,6 +57,17 @@ def _relative_change(S: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
     return torch.linalg.matrix_norm(a - b) / torch.linalg.matrix_norm(a)
 
 
+def _sweep(
+    steps: HalfSteps, S1: torch.Tensor, alpha: float, it: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One shrinkage sweep from ``S1``: ``Sigma2`` (trace-normalised), then ``Sigma1``."""
+    m2 = steps.m2
+    S2 = _shrink(steps.cols(checked_cholesky(S1, "Sigma1", it)), alpha)
+    S2 = S2 * (m2 / torch.diagonal(S2, dim1=-2, dim2=-1).sum(-1)).reshape(-1, 1, 1)
+    S1 = _shrink(steps.rows(checked_cholesky(S2, "Sigma2", it)), alpha)
+    return S1, S2
+
+
 def shrinkage_fit(
     Y: ArrayLike,
     alpha: float = 0.1,
@@ -66,12 +78,15 @@ def shrinkage_fit(
     config: ShrinkageConfig | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    progress: bool | None = None,
 ) -> KronFit:
     """Shrinkage flip-flop on matrix data ``(n, m1, m2)`` (``(B, n, m1, m2)`` when batched).
 
     Returns a :class:`~kron_mle.fit.KronFit` with ``method="shrinkage"``; its ``loglik`` is the
     (ordinary) log-likelihood at the regularised estimate, ``score_residual`` the last relative
-    change of the factors, and ``existence`` the verdict for the plain MLE.
+    change of the factors, and ``existence`` the verdict for the plain MLE. Batched: ``n_iter``
+    and ``converged`` per problem, each problem frozen at the sweep where it met ``tol``.
+    ``progress``: a bar over sweeps (``None``: only on a terminal outside CI).
     """
     cfg = config or ShrinkageConfig(alpha=alpha)
     Yt = as_data(Y, batched=batched, device=device, dtype=dtype)
@@ -85,17 +100,21 @@ def shrinkage_fit(
     S1 = _shrink(steps.rows(None), cfg.alpha)
     S2 = torch.eye(m2, dtype=Yt.dtype, device=Yt.device).expand(B, m2, m2)
     change = torch.full((B,), float("inf"), dtype=Yt.dtype, device=Yt.device)
-    it = 0
-    for it in range(1, cfg.max_iter + 1):
-        L1 = checked_cholesky(S1, "Sigma1", it)
-        S2_new = _shrink(steps.cols(L1), cfg.alpha)
-        S2_new = S2_new * (m2 / torch.diagonal(S2_new, dim1=-2, dim2=-1).sum(-1)).reshape(-1, 1, 1)
-        L2 = checked_cholesky(S2_new, "Sigma2", it)
-        S1_new = _shrink(steps.rows(L2), cfg.alpha)
-        change = torch.maximum(_relative_change(S1_new, S1), _relative_change(S2_new, S2))
-        S1, S2 = S1_new, S2_new
-        if bool((change <= cfg.tol).all()):
-            break
+    n_iter = torch.zeros(B, dtype=torch.long, device=Yt.device)
+    done = torch.zeros(B, dtype=torch.bool, device=Yt.device)
+    bar = progress_bar(total=cfg.max_iter, desc="shrinkage", unit="sweep", enabled=progress)
+    with bar:
+        for it in range(1, cfg.max_iter + 1):
+            S1_new, S2_new = _sweep(steps, S1, cfg.alpha, it)
+            new_change = torch.maximum(_relative_change(S1_new, S1), _relative_change(S2_new, S2))
+            keep = done[:, None, None]  # problems that met the rule stay where they were
+            S1, S2 = torch.where(keep, S1, S1_new), torch.where(keep, S2, S2_new)
+            change = torch.where(done, change, new_change)
+            n_iter = torch.where(done, n_iter, it)
+            done = done | (change <= cfg.tol)
+            bar.update(1)
+            if bool(done.all()):
+                break
     if mean == "estimate":
         S1 = S1 * ((n - 1) / n)
     centred = Yt - Yt.mean(1, keepdim=True) if mean == "estimate" else Yt
@@ -109,8 +128,8 @@ def shrinkage_fit(
         mean=squeeze(Yt.mean(1)) if mean == "estimate" else None,
         loglik=squeeze(ll),
         loglik_trace=squeeze(ll[:, None]),
-        n_iter=it,
-        converged=bool((change <= cfg.tol).all()),
+        n_iter=n_iter if batched else int(n_iter[0]),
+        converged=done if batched else bool(done[0]),
         score_residual=squeeze(change),
         method="shrinkage",
         existence=existence((m1, m2), n_eff),

@@ -18,9 +18,11 @@ import math
 
 import torch
 
+from accelerator_utils import progress as progress_bar
 from kron_mle.flipflop import (
     EngineResult,
     FlipFlopConfig,
+    KeptState,
     check_factor,
     checked_cholesky,
     inverse_factor,
@@ -35,11 +37,14 @@ def tensor_flipflop(
     init: list[torch.Tensor] | None = None,
     config: FlipFlopConfig | None = None,
     require_convergence: bool = True,
+    progress: bool | None = None,
 ) -> EngineResult:
     """Flip-flop on zero-mean data ``Y`` ``(B, n, m1, ..., mK)``; ``init``: factors ``(B, m, m)``.
 
     One iteration updates every mode once, in order. Returns the factors, the log-likelihood
-    ``(B,)``, its trace (one value per sweep), iterations, convergence and score residuals.
+    ``(B,)``, its trace (one value per sweep), and per problem the sweeps it needed, whether it
+    converged and its score residual (each problem of a batch keeps the state of the sweep at
+    which it met the stopping rule). ``progress``: a bar over sweeps.
     """
     B, n = Y.shape[:2]
     dims = Y.shape[2:]
@@ -58,24 +63,30 @@ def tensor_flipflop(
     trace, prev = [], None
     n_iter = torch.zeros(B, dtype=torch.long, device=Y.device)
     done = torch.zeros(B, dtype=torch.bool, device=Y.device)
-    for it in range(1, config.max_iter + 1):
-        resid = torch.zeros(B, dtype=Y.dtype, device=Y.device)
-        for k, m in enumerate(dims):
-            G = mode_gram(X, k) * (m / (n * total))
-            eye = torch.eye(m, dtype=Y.dtype, device=Y.device)
-            resid = torch.maximum(resid, torch.linalg.matrix_norm(G - eye) / math.sqrt(m))
-            C = checked_cholesky(G, f"Sigma_{k + 1}", it)
-            chols[k] = chols[k] @ C
-            check_factor(chols[k], f"Sigma_{k + 1}", it)
-            X = mode_apply(X, inverse_factor(C), k)  # GEMM with C^{-1}: faster than a TRSM
-        ll = const - 0.5 * n * total * sum(logdet_chol(L) / m for L, m in zip(chols, dims))
-        trace.append(ll)
-        n_iter = torch.where(done, n_iter, it)
-        if prev is not None:
-            rel = (ll - prev).abs() / ll.abs().clamp_min(1e-300)
-            done = done | ((rel <= tol_ll) & (resid <= tol_score))
-        prev = ll
-        if require_convergence and bool(done.all()):
-            break
-    factors = [L @ L.mT for L in chols]
-    return EngineResult(factors, trace[-1], torch.stack(trace, -1), n_iter, done, resid)
+    kept, freeze = KeptState(), require_convergence and B > 1
+    with progress_bar(
+        total=config.max_iter, desc="tensor flip-flop", unit="sweep", enabled=progress
+    ) as bar:
+        for it in range(1, config.max_iter + 1):
+            resid = torch.zeros(B, dtype=Y.dtype, device=Y.device)
+            for k, m in enumerate(dims):
+                G = mode_gram(X, k) * (m / (n * total))
+                eye = torch.eye(m, dtype=Y.dtype, device=Y.device)
+                resid = torch.maximum(resid, torch.linalg.matrix_norm(G - eye) / math.sqrt(m))
+                C = checked_cholesky(G, f"Sigma_{k + 1}", it)
+                chols[k] = chols[k] @ C
+                check_factor(chols[k], f"Sigma_{k + 1}", it)
+                X = mode_apply(X, inverse_factor(C), k)  # GEMM with C^{-1}: faster than a TRSM
+            ll = const - 0.5 * n * total * sum(logdet_chol(L) / m for L, m in zip(chols, dims))
+            active = ~done if freeze else None
+            n_iter = torch.where(done, n_iter, it)
+            if prev is not None:
+                rel = (ll - prev).abs() / ll.abs().clamp_min(1e-300)
+                done = done | ((rel <= tol_ll) & (resid <= tol_score))
+            prev = ll
+            kept.update(active, chols, ll, resid)
+            trace.append(kept.ll)
+            bar.update(1)
+            if require_convergence and bool(done.all()):
+                break
+    return EngineResult(kept.factors(), kept.ll, torch.stack(trace, -1), n_iter, done, kept.resid)

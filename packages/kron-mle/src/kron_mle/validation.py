@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from accelerator_utils import check_finite, resolve_device
+from accelerator_utils import check_finite, make_generator, resolve_device
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -88,3 +88,24 @@ def as_factors(
             f"need {len(dims)} factors for modes of sizes {tuple(dims)}, got {len(factors)}"
         )
     return [as_factor(S, m, f"factor {k + 1}", like) for k, (S, m) in enumerate(zip(factors, dims))]
+
+
+def random_generator(
+    seed: int | None, generator: torch.Generator | None, device: torch.device
+) -> torch.Generator:
+    """The generator to draw from: ``generator`` if given, else a fresh one seeded by ``seed``.
+
+    ``seed=None`` and no ``generator``: fresh OS entropy. Global RNG state is never touched.
+    """
+    if isinstance(seed, torch.Generator):
+        raise TypeError("seed takes an int (or None); pass a torch.Generator as generator=...")
+    if seed is not None and generator is not None:
+        raise ValueError("pass either seed or generator, not both")
+    if generator is not None:
+        if generator.device.type != device.type:
+            raise ValueError(
+                f"generator is on {generator.device} but the draws are on {device}: "
+                f"create it with torch.Generator(device={str(device)!r})"
+            )
+        return generator
+    return make_generator(seed, device)
