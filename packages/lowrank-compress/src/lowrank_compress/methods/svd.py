@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from accelerator_utils import make_generator
+
 
 def split_factors(
     U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, rank: int
@@ -35,18 +37,21 @@ def randomized_svd(
     *,
     oversample: int = 10,
     power_iterations: int = 2,
+    seed: int | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Halko–Martinsson–Tropp randomised SVD of A (m, n): U (m, r), S (r,), Vh (r, n).
 
     A Gaussian sketch of ``rank + oversample`` columns, ``power_iterations`` QR-stabilised
-    power steps, then an exact SVD of the small projected matrix.
+    power steps, then an exact SVD of the small projected matrix. The sketch is drawn from
+    ``generator`` if given, else from a fresh generator seeded by ``seed`` (global RNG untouched).
     """
     m, n = matrix.shape
     if not 1 <= rank <= min(m, n):
         raise ValueError(f"rank must lie in [1, {min(m, n)}], got {rank}")
     width = min(rank + oversample, min(m, n))
-    omega = torch.randn(n, width, generator=generator, dtype=matrix.dtype, device=matrix.device)
+    gen = generator if generator is not None else make_generator(seed, matrix.device)
+    omega = torch.randn(n, width, generator=gen, dtype=matrix.dtype, device=matrix.device)
     Q, _ = torch.linalg.qr(matrix @ omega)
     for _ in range(power_iterations):
         Q, _ = torch.linalg.qr(matrix.T @ Q)
