@@ -56,15 +56,27 @@ def test_training_runs_and_reduces_loss(model):
         lr=1e-2,
         eval_batch=16,
         extrapolate=(2.0,),
-        progress=False,
+        eval_every=4,
     )
-    r = train_task(cfg)
+    before = torch.random.get_rng_state()
+    r = train_task(cfg, progress=False)
+    assert torch.equal(torch.random.get_rng_state(), before)  # global RNG left alone
     assert sum(r.history[-3:]) / 3 < sum(r.history[:3]) / 3
     assert r.baseline_loss is not None and set(r.extrapolation) == {2.0}
+    assert [s for s, _ in r.curve] == [4, 8, 12]
+
+
+def test_training_seed_keyword_overrides_config_and_repeats():
+    cfg = TaskConfig(task="induction", steps=2, batch=4, d_model=8, n_layers=1, eval_batch=8)
+    a, b = train_task(cfg, seed=3, progress=False), train_task(cfg, seed=3, progress=False)
+    c = train_task(cfg, seed=4, progress=False)
+    assert a.config.seed == 3 and a.history == b.history and a.history != c.history
 
 
 def test_task_config_errors():
     with pytest.raises(ValueError, match="unknown task"):
         TaskConfig(task="copying")
+    with pytest.raises(ValueError, match="eval_every"):
+        TaskConfig(eval_every=-1)
     with pytest.raises(ValueError, match="context"):
         SelectiveCopy(context=4, n_data=8).sample(1, torch.Generator())

@@ -32,14 +32,23 @@ class S4DLM(nn.Module):
 
 
 def make_model(kind: str, vocab: int, d_model: int, n_layers: int, seed: int) -> nn.Module:
-    """``kind``: ``"mamba"`` (selective) or ``"s4d"`` (linear time-invariant baseline)."""
-    torch.manual_seed(seed)  # nn.Module initialisers draw from the global generator
+    """``kind``: ``"mamba"`` (selective) or ``"s4d"`` (linear time-invariant baseline).
+
+    ``nn.Module`` initialisers draw from the global generator, so it is seeded inside
+    ``fork_rng``: the caller's global RNG state is restored afterwards.
+    """
+    if kind not in ("mamba", "s4d"):
+        raise ValueError(f"unknown model {kind!r}; choose 'mamba' or 's4d'")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _build(kind, vocab, d_model, n_layers)
+
+
+def _build(kind: str, vocab: int, d_model: int, n_layers: int) -> nn.Module:
     if kind == "mamba":
         return MambaLM(
             MambaLMConfig(
                 vocab_size=vocab, d_model=d_model, n_layers=n_layers, block={"d_state": 16}
             )
         )
-    if kind == "s4d":
-        return S4DLM(vocab, d_model, n_layers)
-    raise ValueError(f"unknown model {kind!r}; choose 'mamba' or 's4d'")
+    return S4DLM(vocab, d_model, n_layers)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 
-from accelerator_utils import limit_threads, make_generator, progress
+from accelerator_utils import limit_threads, make_generator
+from accelerator_utils import progress as progress_bar
 from ssm_core.tasks.data import IGNORE, Induction, MarkovICL, SelectiveCopy, add_beta_loss
 from ssm_core.tasks.models import make_model
 
@@ -30,7 +31,7 @@ class TaskConfig:
     eval_batch: int = 256
     extrapolate: tuple[float, ...] = (2.0, 4.0)
     threads: int = 1
-    progress: bool | None = None
+    eval_every: int = 0
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -39,13 +40,17 @@ class TaskConfig:
             raise ValueError(
                 f"need steps >= 1, batch >= 1, lr > 0; got {self.steps}, {self.batch}, {self.lr}"
             )
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0 (0: no curve), got {self.eval_every}")
 
 
 @dataclass
 class TaskResult:
     """Final metrics. ``accuracy`` on answer tokens at the training length (selective copy,
     induction); ``loss`` (nats) and ``baseline_loss`` of the add-one estimator (Markov);
-    ``extrapolation``: {length factor: accuracy or loss}; ``history``: training losses."""
+    ``extrapolation``: {length factor: accuracy or loss}; ``history``: training losses;
+    ``curve``: ``(step, accuracy or loss)`` every ``config.eval_every`` steps, on held-out
+    batches of ``config.batch`` sequences."""
 
     config: TaskConfig
     accuracy: float | None
@@ -54,6 +59,7 @@ class TaskResult:
     extrapolation: dict[float, float]
     seconds: float
     history: list[float] = field(default_factory=list)
+    curve: list[tuple[int, float]] = field(default_factory=list)
 
     def summary(self) -> str:
         c = self.config
@@ -87,32 +93,40 @@ def _evaluate(model, task, batch: int, gen: torch.Generator, length: int) -> tup
     return loss, acc
 
 
-def train_task(config: TaskConfig) -> TaskResult:
+def train_task(
+    config: TaskConfig, *, seed: int | None = None, progress: bool | None = None
+) -> TaskResult:
     """Train ``config.model`` on ``config.task`` with AdamW (one-cycle schedule), then evaluate.
 
-    Runs with ``config.threads`` torch/BLAS threads (small models run fastest on one).
+    ``seed`` (default ``config.seed``) fixes the initialisation, the training data and the
+    evaluation data; global RNG state is left as it was. ``progress``: show a bar (``None``: only
+    on a terminal outside CI). Runs with ``config.threads`` torch/BLAS threads.
     """
+    if seed is not None:
+        config = replace(config, seed=seed)
     with limit_threads(config.threads):
-        return _train(config)
+        return _train(config, progress)
 
 
-def _train(config: TaskConfig) -> TaskResult:
+def _train(config: TaskConfig, progress: bool | None) -> TaskResult:
     task = TASKS[config.task]()
     model = make_model(config.model, task.vocab, config.d_model, config.n_layers, config.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, config.lr, total_steps=config.steps, pct_start=0.1
     )
-    gen = make_generator(config.seed)
-    history = []
+    gen, curve_gen = make_generator(config.seed), make_generator(config.seed + 2)
+    markov = isinstance(task, MarkovICL)
+    history: list[float] = []
+    curve: list[tuple[int, float]] = []
     start = time.perf_counter()
-    bar = progress(
+    bar = progress_bar(
         range(config.steps),
         total=config.steps,
         desc=f"{config.task}/{config.model}",
-        enabled=config.progress,
+        enabled=progress,
     )
-    for _ in bar:
+    for step in bar:
         tokens, targets = task.sample(config.batch, gen)
         loss = F.cross_entropy(model(tokens).transpose(1, 2), targets, ignore_index=IGNORE)
         if not torch.isfinite(loss):
@@ -123,13 +137,15 @@ def _train(config: TaskConfig) -> TaskResult:
         opt.step()
         sched.step()
         history.append(loss.item())
-        bar.set_postfix(loss=f"{history[-1]:.3f}")
+        if config.eval_every and (step + 1) % config.eval_every == 0:
+            l_c, a_c = _evaluate(model, task, config.batch, curve_gen, _base_length(task))
+            curve.append((step + 1, l_c if markov else a_c))
+            bar.set_postfix(loss=f"{history[-1]:.3f}", eval=f"{curve[-1][1]:.3f}")
     seconds = time.perf_counter() - start
     model.eval()
     eval_gen = make_generator(config.seed + 1)
     base = _base_length(task)
     loss, acc = _evaluate(model, task, config.eval_batch, eval_gen, base)
-    markov = isinstance(task, MarkovICL)
     extrap = {}
     for f in config.extrapolate:
         l_f, a_f = _evaluate(
@@ -140,4 +156,5 @@ def _train(config: TaskConfig) -> TaskResult:
     if markov:
         tokens, targets = task.sample(config.eval_batch, make_generator(config.seed + 1), base)
         baseline = add_beta_loss(tokens, targets, task.states, 1.0)
-    return TaskResult(config, None if markov else acc, loss, baseline, extrap, seconds, history)
+    acc_out = None if markov else acc
+    return TaskResult(config, acc_out, loss, baseline, extrap, seconds, history, curve)
