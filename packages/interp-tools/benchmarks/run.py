@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import time
 from pathlib import Path
 
@@ -45,43 +46,98 @@ def strip_hook_points(model: nn.Module) -> nn.Module:
     return plain
 
 
+def transformer_lens_candidates(cfg: TransformerConfig, tokens: torch.Tensor) -> dict:
+    """TransformerLens (4.x, offline ``boot_native``) on the same shapes, if installed.
+
+    Random weights of its own (same shapes and FLOPs; outputs are not compared). Its native
+    module without the bridge is the baseline for its own overhead ratio.
+    """
+    try:
+        import transformer_lens.model_bridge.sources.native  # noqa: F401
+        from transformer_lens.model_bridge import TransformerBridge
+    except ImportError:
+        return {}
+    tl_cfg = dict(
+        n_layers=cfg.n_layers,
+        d_model=cfg.d_model,
+        n_heads=cfg.n_heads,
+        d_head=cfg.d_head,
+        d_mlp=cfg.d_mlp,
+        d_vocab=cfg.d_vocab,
+        n_ctx=cfg.n_ctx,
+        act_fn="gelu",
+        normalization_type="LN",
+        seed=0,
+    )
+    bridge = TransformerBridge.boot_native(tl_cfg, device="cpu").eval()
+    native = bridge.original_model.eval()
+    return {
+        "TransformerLens native module": lambda: native(tokens),
+        "TransformerLens bridge forward": lambda: bridge(tokens),
+        "TransformerLens run_with_cache": lambda: bridge.run_with_cache(tokens),
+    }
+
+
 @torch.no_grad()
 def bench_hooks(report: BenchmarkReport, repeats: int) -> None:
     cfg = TransformerConfig(
         n_layers=4, d_model=256, n_heads=8, d_head=32, d_mlp=1024, d_vocab=512, n_ctx=128
     )
-    model = Transformer(cfg).eval()
+    model = Transformer(cfg, seed=0).eval()
     plain = strip_hook_points(model)
+    n_sites = len(hook_point_names(model))
     for batch, T in ((4, 128), (1, 8)):
         tokens = torch.randint(512, (batch, T), generator=make_generator(0))
         torch.testing.assert_close(plain(tokens), model(tokens))
+        recycled = run_with_cache(model, tokens)[1]
+        candidates = {
+            "plain forward": lambda t=tokens: plain(t),
+            "hook points unused": lambda t=tokens: model(t),
+            "run_with_cache (all sites)": lambda t=tokens: run_with_cache(model, t),
+            "run_with_cache (all sites, into= previous cache)": lambda t=tokens, r=recycled: (
+                run_with_cache(model, t, into=r)
+            ),
+            **transformer_lens_candidates(cfg, tokens),
+        }
         c = report.add(
             compare(
-                {
-                    "plain forward": lambda t=tokens: plain(t),
-                    "hook points unused": lambda t=tokens: model(t),
-                    "run_with_cache (all sites)": lambda t=tokens: run_with_cache(model, t),
-                },
+                candidates,
                 title=f"hook overhead, 4 blocks d=256, B·T={batch * T}",
                 repeats=repeats,
-                params={"batch": batch, "T": T, "sites": len(hook_point_names(model))},
+                params={"batch": batch, "T": T, "sites": n_sites},
             )
         )
-        if batch * T >= 512:
+        big = batch * T >= 512
+        suffix = "" if big else f" (tiny, B·T={batch * T})"
+        unused = c.row("hook points unused").ratio
+        report.metric(
+            "unused hook points / plain" + suffix,
+            unused,
+            "×",
+            target="≤ 1.05" if big else None,
+            passed=unused <= 1.05 if big else None,
+        )
+        for row, label in (
+            ("run_with_cache (all sites)", "cache every site / plain"),
+            (
+                "run_with_cache (all sites, into= previous cache)",
+                "cache every site, recycled / plain",
+            ),
+        ):
+            ratio = c.row(row).ratio
             report.metric(
-                "unused hook points / plain",
-                c.row("hook points unused").ratio,
+                label + suffix,
+                ratio,
                 "×",
-                target="≤ 1.05",
-                passed=c.row("hook points unused").ratio <= 1.05,
+                target="≤ 1.10" if big else None,
+                passed=ratio <= 1.10 if big else None,
             )
-            report.metric(
-                "cache every site / plain",
-                c.row("run_with_cache (all sites)").ratio,
-                "×",
-                target="≤ 1.10",
-                passed=c.row("run_with_cache (all sites)").ratio <= 1.10,
-            )
+        if "TransformerLens run_with_cache" in candidates:
+            native = c.row("TransformerLens native module").median_s
+            for row in ("TransformerLens bridge forward", "TransformerLens run_with_cache"):
+                report.metric(
+                    f"{row} / its native module" + suffix, c.row(row).median_s / native, "×"
+                )
 
 
 class Smooth(nn.Module):
@@ -129,8 +185,9 @@ def bench_patching(report: BenchmarkReport, repeats: int) -> None:
     )
     speed = 1 / c.row("K=16 patches per forward").ratio
     report.metric("batched patching throughput (K=16)", speed, "×", target="≥ 3", passed=speed >= 3)
-    torch.manual_seed(0)
-    smooth = Smooth()
+    with torch.random.fork_rng(devices=[]):  # Smooth's default init, global RNG restored
+        torch.manual_seed(0)
+        smooth = Smooth()
     x = torch.randn(4, 12, 8, generator=gen)
     lin = lambda out: out[:, 0] - out[:, 1]  # noqa: E731
     corrupted_x = x + 0.05 * torch.randn(x.shape, generator=make_generator(1))
@@ -278,6 +335,9 @@ def bench_induction(report: BenchmarkReport, full: bool) -> list[str]:
     return rows
 
 
+PARTS = ("hooks", "patching", "maxofk", "sae", "induction")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     mode = parser.add_mutually_exclusive_group()
@@ -285,18 +345,35 @@ def main() -> None:
     mode.add_argument("--full", action="store_true")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=PARTS,
+        help="run only these parts; results go to interp-tools-<parts>.json/.md",
+    )
     args = parser.parse_args()
+    parts = args.only or list(PARTS)
     report = BenchmarkReport("interp-tools")
+    tables: list[str] = []
     with limit_threads(args.threads):
         report.metric("torch threads", thread_info()["torch_threads"], "")
+        report.metric("load average (1 min) at start", os.getloadavg()[0], "")
         repeats = 9 if args.full else 5
-        bench_hooks(report, repeats)
-        bench_patching(report, repeats)
-        tables = [*bench_maxofk(report, args.full), "", *bench_sae(report, args.full)]
-        tables += ["", *bench_induction(report, args.full)]
-    path = report.write(args.out)
-    md = Path(args.out) / "interp-tools.md"
-    md.write_text(md.read_text() + "\n" + "\n".join(tables) + "\n")
+        if "hooks" in parts:
+            bench_hooks(report, 15 if args.full else 9)
+        if "patching" in parts:
+            bench_patching(report, repeats)
+        if "maxofk" in parts:
+            tables += ["", *bench_maxofk(report, args.full)]
+        if "sae" in parts:
+            tables += ["", *bench_sae(report, args.full)]
+        if "induction" in parts:
+            tables += ["", *bench_induction(report, args.full)]
+        report.metric("load average (1 min) at end", os.getloadavg()[0], "")
+    name = "interp-tools" if args.only is None else "interp-tools-" + "-".join(args.only)
+    path = report.write(args.out, name)
+    md = Path(args.out) / f"{name}.md"
+    md.write_text(md.read_text() + "\n".join(tables) + "\n")
     print(md.read_text())
     print(f"wrote {path}")
 

@@ -79,7 +79,7 @@ def test_several_hooks_compose_and_are_removed_even_on_error():
     ):
         assert torch.allclose(model(x), model[2].bias.detach() + 1)
         raise RuntimeError("boom")
-    assert all(not m._forward_hooks for m in model.modules())
+    assert all(not m._forward_hooks and not getattr(m, "_hook_fns", []) for m in model.modules())
     torch.testing.assert_close(model(x), base)
 
 
@@ -94,7 +94,7 @@ def test_unknown_name_suggests_close_match_and_attaches_nothing():
                 "blocks.0.hook_resid_pr": zero_ablate(),
             },
         )
-    assert all(not m._forward_hooks for m in model.modules())
+    assert all(not m._forward_hooks and not getattr(m, "_hook_fns", []) for m in model.modules())
 
 
 def test_shape_mismatch_in_patch_is_a_clear_error():
@@ -139,3 +139,71 @@ def test_transformer_is_causal():
     b = a.clone()
     b[0, 4:] = (b[0, 4:] + 1) % 10
     torch.testing.assert_close(model(a)[:, :4], model(b)[:, :4])
+
+
+def small_transformer(seed: int = 0) -> Transformer:
+    cfg = TransformerConfig(n_layers=2, d_model=16, n_heads=2, d_head=8, d_mlp=32, d_vocab=10)
+    return Transformer(cfg, seed=seed).eval()
+
+
+def test_hook_point_fast_path_matches_torch_hooks_and_keeps_them_working():
+    model, x = small_transformer(), torch.randint(10, (2, 5))
+    site = "blocks.0.hook_resid_mid"
+    point = model.get_submodule(site)
+    fast = run_with_hooks(model, x, fns={site: zero_ablate()})
+    handle = point.register_forward_hook(lambda _m, _i, out: torch.zeros_like(out))
+    try:
+        torch_way = model(x)
+    finally:
+        handle.remove()
+    torch.testing.assert_close(fast, torch_way)
+    seen = []
+    glob = torch.nn.modules.module.register_module_forward_hook(
+        lambda m, _i, _o: seen.append(m) if m is point else None
+    )
+    try:
+        model(x)
+    finally:
+        glob.remove()
+    assert seen == [point]
+    assert not point._hook_fns and not point._forward_hooks
+
+
+def test_several_fns_on_one_hook_point_compose_in_order():
+    model, x = small_transformer(), torch.randint(10, (2, 5))
+    site = "blocks.1.hook_resid_pre"
+    both = run_with_hooks(model, x, fns={site: [zero_ablate(), add(torch.ones(16))]})
+    once = run_with_hooks(model, x, fns={site: replace(torch.ones(2, 5, 16))})
+    torch.testing.assert_close(both, once)
+
+
+def test_hook_point_shape_error_and_removal():
+    model, x = small_transformer(), torch.randint(10, (2, 5))
+    with pytest.raises(ValueError, match="same shape"):
+        run_with_hooks(model, x, fns={"blocks.0.attn.hook_z": lambda a: a[:, :2]})
+    assert all(not getattr(m, "_hook_fns", []) for m in model.modules())
+
+
+def test_cache_into_refills_in_place_and_drops_stale_names():
+    model = small_transformer()
+    a, b = torch.randint(10, (2, 5)), torch.randint(10, (2, 5))
+    _, cache = run_with_cache(model, a)
+    _, fresh = run_with_cache(model, b, names=["hook_embed", "blocks.1.attn.hook_pattern"])
+    out, same = run_with_cache(
+        model, b, names=["hook_embed", "blocks.1.attn.hook_pattern"], into=cache
+    )
+    assert same is cache and sorted(same.keys()) == sorted(fresh.keys())
+    for name in fresh.keys():
+        torch.testing.assert_close(same[name], fresh[name])
+    torch.testing.assert_close(out, model(b))
+
+
+def test_transformer_seed_is_reproducible_without_global_rng():
+    state = torch.random.get_rng_state()
+    one, two = small_transformer(3), small_transformer(3)
+    assert torch.equal(state, torch.random.get_rng_state())
+    for p, q in zip(one.parameters(), two.parameters(), strict=True):
+        assert torch.equal(p, q)
+    bound = 1 / 16**0.5
+    w = one.blocks[0].attn.W_Q.weight
+    assert w.abs().max() <= bound and w.std() > 0.4 * bound

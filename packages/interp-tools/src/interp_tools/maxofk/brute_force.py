@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from accelerator_utils import progress
+from accelerator_utils import progress as progress_bar
 from interp_tools.maxofk.model import correct, path_weights
 from interp_tools.models.transformer import Transformer
 
@@ -41,14 +41,14 @@ def forward_flops(model: Transformer, n_seq: int) -> float:
 
 @torch.no_grad()
 def brute_force_accuracy(
-    model: Transformer, *, chunk: int = 1 << 16, show_progress: bool | None = None
+    model: Transformer, *, chunk: int = 1 << 16, progress: bool | None = None
 ) -> BoundResult:
     """Run every input through ``model`` and count strictly correct answers."""
     V, K = model.cfg.d_vocab, model.cfg.n_ctx
     total = V**K
     t0 = time.perf_counter()
     n_correct = 0
-    for start in progress(range(0, total, chunk), desc="brute force", enabled=show_progress):
+    for start in progress_bar(range(0, total, chunk), desc="brute force", enabled=progress):
         tokens = all_sequences(V, K, start, min(start + chunk, total))
         n_correct += int(correct(model(tokens)[:, -1], tokens).sum())
     wall = time.perf_counter() - t0
@@ -58,9 +58,7 @@ def brute_force_accuracy(
 
 
 @torch.no_grad()
-def brute_force_accuracy_paths(
-    model: Transformer, *, show_progress: bool | None = None
-) -> BoundResult:
+def brute_force_accuracy_paths(model: Transformer, *, progress: bool | None = None) -> BoundResult:
     """The same count from float64 path tables, last position only, one query token at a time.
 
     For query q, logits[t_0..t_{K−2}, o] = U[q, o] + Σ_i e^{s[q,i,t_i]} OV[i, t_i, o] / Z, built
@@ -78,7 +76,7 @@ def brute_force_accuracy_paths(
     direct = (w.E + w.P[-1]) @ w.W_U
     grid = torch.arange(V)
     n_correct = 0
-    for q in progress(range(V), desc="brute force (paths)", enabled=show_progress):
+    for q in progress_bar(range(V), desc="brute force (paths)", enabled=progress):
         num = (scores[q, K - 1, q].exp() * ov[K - 1, q]).expand(*([1] * (K - 1)), V)
         z = scores[q, K - 1, q].exp().reshape([1] * (K - 1))
         mx = torch.full([1] * (K - 1), q)

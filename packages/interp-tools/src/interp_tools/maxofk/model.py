@@ -35,7 +35,7 @@ def make_model(cfg: TransformerConfig, seed: int | torch.Generator | None = 0) -
     if cfg.n_layers != 1 or cfg.n_heads != 1 or cfg.d_mlp is not None or cfg.layernorm or cfg.bias:
         raise ValueError("Max-of-K proofs need 1 layer, 1 head, no MLP, no layernorm, no biases")
     gen = make_generator(seed)
-    model = Transformer(cfg)
+    model = Transformer(cfg, seed=0)  # every parameter is re-drawn from gen below
     with torch.no_grad():
         for p in model.parameters():
             fan_in = p.shape[-1] if p.ndim > 1 else 1

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from accelerator_utils import atomic_write, make_generator, progress
+from accelerator_utils import atomic_write, make_generator
+from accelerator_utils import progress as progress_bar
 from interp_tools.maxofk.model import make_model, maxofk_config
 from interp_tools.models.transformer import Transformer, TransformerConfig
 
@@ -26,8 +27,8 @@ def train_maxofk(
     batch_size: int = 128,
     lr: float = 1e-3,
     weight_decay: float = 0.01,
-    seed: int = 0,
-    show_progress: bool | None = None,
+    seed: int | None = 0,
+    progress: bool | None = None,
 ) -> MaxOfKTrainResult:
     """Train from a seeded initialisation on freshly sampled sequences every step."""
     cfg = cfg or maxofk_config()
@@ -37,7 +38,7 @@ def train_maxofk(
     model = make_model(cfg, gen)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     result = MaxOfKTrainResult(model)
-    for _ in progress(range(steps), desc="Max-of-K", enabled=show_progress):
+    for _ in progress_bar(range(steps), desc="Max-of-K", enabled=progress):
         tokens = torch.randint(cfg.d_vocab, (batch_size, cfg.n_ctx), generator=gen)
         logits = model(tokens)[:, -1]
         loss = torch.nn.functional.cross_entropy(logits, tokens.max(dim=1).values)
@@ -79,7 +80,8 @@ def load_model(path: str | Path) -> Transformer:
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
     model = Transformer(
-        maxofk_config(int(meta["d_vocab"]), int(meta["n_ctx"]), int(meta["d_model"]))
+        maxofk_config(int(meta["d_vocab"]), int(meta["n_ctx"]), int(meta["d_model"])),
+        seed=0,  # overwritten by the checkpoint; avoids the global RNG
     )
     model.load_state_dict(load_file(path))
     return model.eval()

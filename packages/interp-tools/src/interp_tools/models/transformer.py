@@ -13,12 +13,14 @@ Hook points (``HookPoint`` modules, names as in ``named_modules()``)::
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from accelerator_utils import make_generator
 from interp_tools.hooks.core import HookPoint
 
 
@@ -44,6 +46,23 @@ class TransformerConfig:
                 )
         if self.d_mlp is not None and self.d_mlp < 1:
             raise ValueError(f"d_mlp must be >= 1 or None (attention only), got {self.d_mlp}")
+
+
+@torch.no_grad()
+def init_weights(model: nn.Module, generator: torch.Generator) -> None:
+    """Re-draw ``model``'s Linear/Embedding/LayerNorm parameters from ``generator`` with
+    PyTorch's default distributions: Linear U(±1/√fan_in) (weight and bias), Embedding N(0, 1),
+    LayerNorm ones/zeros."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            bound = 1 / math.sqrt(m.in_features)
+            nn.init.uniform_(m.weight, -bound, bound, generator=generator)
+            if m.bias is not None:
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, generator=generator)
+        elif isinstance(m, nn.LayerNorm):
+            m.reset_parameters()
 
 
 def _norm(cfg: TransformerConfig) -> nn.Module:
@@ -114,19 +133,30 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    """Token + learned positional embeddings, ``n_layers`` blocks, final norm, unembedding."""
+    """Token + learned positional embeddings, ``n_layers`` blocks, final norm, unembedding.
 
-    def __init__(self, cfg: TransformerConfig) -> None:
+    ``seed`` (an int or a generator): initialise from it (PyTorch's default distributions)
+    without using the global RNG; ``None`` keeps PyTorch's default, global-RNG initialisation.
+    """
+
+    def __init__(
+        self, cfg: TransformerConfig, *, seed: int | torch.Generator | None = None
+    ) -> None:
         super().__init__()
         self.cfg = cfg
-        self.W_E = nn.Embedding(cfg.d_vocab, cfg.d_model)
-        self.W_pos = nn.Embedding(cfg.n_ctx, cfg.d_model)
+        # with a seed, the default initialisation's global-RNG draws are undone afterwards
+        fork = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
+        with fork:
+            self.W_E = nn.Embedding(cfg.d_vocab, cfg.d_model)
+            self.W_pos = nn.Embedding(cfg.n_ctx, cfg.d_model)
+            self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+            self.ln_final = _norm(cfg)
+            self.W_U = nn.Linear(cfg.d_model, cfg.d_vocab, bias=cfg.bias)
         self.hook_embed = HookPoint()
         self.hook_pos_embed = HookPoint()
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
-        self.ln_final = _norm(cfg)
         self.hook_resid_final = HookPoint()
-        self.W_U = nn.Linear(cfg.d_model, cfg.d_vocab, bias=cfg.bias)
+        if seed is not None:
+            init_weights(self, make_generator(seed))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """``tokens``: [B, T] int64 with T ≤ n_ctx → logits [B, T, d_vocab]."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from accelerator_utils import progress as progress_bar
 from interp_tools.hooks import replace, run_with_cache, run_with_hooks
 from interp_tools.patching.result import PatchingResult, mode_dim
 
@@ -59,11 +60,13 @@ def activation_patching(
     *,
     mode: str = "position",
     batch_patches: int = 16,
+    progress: bool | None = None,
 ) -> PatchingResult:
     """Patch each (site, index) of ``clean`` into the run on ``corrupted``; batched by K.
 
     ``metric(output) -> [batch]`` per-example values (e.g. a logit difference); the grid holds
     its batch mean. ``mode``: ``"position"`` indexes activation dim 1, ``"head"`` dim 2.
+    ``progress``: a bar over sites (None: only on a terminal outside CI).
     """
     _check_inputs(clean, corrupted)
     if batch_patches < 1:
@@ -72,7 +75,7 @@ def activation_patching(
     clean_acts, clean_metric, corrupted_metric = _baselines(model, clean, corrupted, metric, sites)
     B = clean.shape[0]
     rows = []
-    for site in sites:
+    for site in progress_bar(sites, desc="patching", enabled=progress):
         ref = clean_acts[site]
         n = ref.shape[dim]
         values = []
@@ -106,13 +109,14 @@ def activation_patching_reference(
     sites: Sequence[str],
     *,
     mode: str = "position",
+    progress: bool | None = None,
 ) -> PatchingResult:
     """Slow reference: one forward per (site, index), patched with ``hooks.replace``."""
     _check_inputs(clean, corrupted)
     dim = mode_dim(mode)
     clean_acts, clean_metric, corrupted_metric = _baselines(model, clean, corrupted, metric, sites)
     rows = []
-    for site in sites:
+    for site in progress_bar(sites, desc="patching (reference)", enabled=progress):
         ref = clean_acts[site]
         row = []
         for i in range(ref.shape[dim]):

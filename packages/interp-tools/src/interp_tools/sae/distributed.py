@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
+from accelerator_utils import make_generator
 from accelerator_utils.distributed import cleanup, init_from_env
 from interp_tools.sae.config import SAEConfig, TrainConfig
 from interp_tools.sae.io import save_sae
@@ -28,8 +29,9 @@ def _worker(
     x: torch.Tensor,
     cfg: SAEConfig,
     train: TrainConfig,
-    seed: int,
+    seed: int | None,
     out: str,
+    progress: bool | None,
 ) -> None:
     os.environ.update(
         RANK=str(rank),
@@ -41,7 +43,7 @@ def _worker(
     torch.set_num_threads(1)
     init_from_env("gloo")
     try:
-        result = train_sae(x, cfg, train, seed=seed, show_progress=False)
+        result = train_sae(x, cfg, train, seed=seed, progress=progress if rank == 0 else False)
         if rank == 0:
             save_sae(result.sae, out)
     finally:
@@ -55,11 +57,17 @@ def train_sae_multiprocess(
     out: str | Path,
     *,
     world: int = 2,
-    seed: int = 0,
+    seed: int | None = 0,
+    progress: bool | None = None,
 ) -> Path:
-    """Train on ``world`` gloo CPU processes; rank 0 saves the SAE into ``out``."""
+    """Train on ``world`` gloo CPU processes; rank 0 saves the SAE into ``out``.
+
+    ``seed=None`` draws one seed here so that every rank uses the same; ``progress``: rank 0's bar.
+    """
     if world < 1:
         raise ValueError(f"world must be >= 1, got {world}")
-    args = (world, _free_port(), x, cfg, train, seed, str(out))
+    if seed is None:
+        seed = int(torch.randint(2**62, (1,), generator=make_generator(None)))
+    args = (world, _free_port(), x, cfg, train, seed, str(out), progress)
     mp.spawn(_worker, args=args, nprocs=world, join=True)
     return Path(out)

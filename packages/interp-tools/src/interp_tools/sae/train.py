@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from accelerator_utils import make_generator, progress
+from accelerator_utils import make_generator
+from accelerator_utils import progress as progress_bar
 from accelerator_utils.distributed import all_reduce, shard_range, world_size
 from interp_tools.sae.config import SAEConfig, TrainConfig
 from interp_tools.sae.model import SparseAutoencoder
@@ -74,7 +75,7 @@ def train_sae(
     *,
     seed: int | torch.Generator | None = 0,
     device: torch.device | str = "cpu",
-    show_progress: bool | None = None,
+    progress: bool | None = None,
 ) -> SAETrainResult:
     """Train an SAE on ``activations``: a tensor [N, d_in] (sampled with replacement) or an
     iterable of [batch, d_in] batches (e.g. an ``ActivationStore``).
@@ -83,6 +84,8 @@ def train_sae(
     every rank draws the same global batch, keeps its contiguous shard, and gradients and
     firing statistics are averaged / combined: the same result as one process on the same
     data order (batch_size must divide by the world size; not for batchtopk or resampling).
+    ``seed`` (or a generator) drives the initialisation and the batch sampling; ``progress``:
+    show a bar (None: only on a terminal outside CI).
     """
     train = train or TrainConfig()
     world = world_size()
@@ -102,7 +105,7 @@ def train_sae(
     since_fired = torch.zeros(cfg.d_sae, dtype=torch.long, device=device)
     result = SAETrainResult(sae)
     x = first
-    for it in progress(range(train.steps), desc=f"SAE {cfg.kind}", enabled=show_progress):
+    for it in progress_bar(range(train.steps), desc=f"SAE {cfg.kind}", enabled=progress):
         if it:
             try:
                 x = next(batches)

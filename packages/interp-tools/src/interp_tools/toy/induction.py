@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from accelerator_utils import make_generator, progress
+from accelerator_utils import make_generator
+from accelerator_utils import progress as progress_bar
 from interp_tools.hooks import run_with_cache
 from interp_tools.models.transformer import Transformer, TransformerConfig
 
@@ -71,10 +72,14 @@ def train_induction(
     d_model: int = 64,
     n_heads: int = 2,
     lr: float = 1e-3,
-    seed: int = 0,
-    show_progress: bool | None = None,
+    seed: int | None = 0,
+    progress: bool | None = None,
 ) -> InductionResult:
-    """Train an attention-only model on next-token prediction over repeated sequences."""
+    """Train an attention-only model on next-token prediction over repeated sequences.
+
+    ``seed`` drives the initialisation and the data (no global RNG); ``progress``: show a bar
+    (None: only on a terminal outside CI).
+    """
     gen = make_generator(seed)
     cfg = TransformerConfig(
         n_layers=n_layers,
@@ -85,10 +90,10 @@ def train_induction(
         d_vocab=d_vocab,
         n_ctx=n_ctx,
     )
-    model = Transformer(cfg)
+    model = Transformer(cfg, seed=gen)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     result = InductionResult(model)
-    for _ in progress(range(steps), desc=f"induction {n_layers}L", enabled=show_progress):
+    for _ in progress_bar(range(steps), desc=f"induction {n_layers}L", enabled=progress):
         tokens, _, _ = repeated_sequences(batch_size, n_ctx, d_vocab, gen)
         logits = model(tokens)[:, :-1]
         loss = torch.nn.functional.cross_entropy(
