@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 import warnings
@@ -147,8 +148,10 @@ def _rational_case(
 
 
 def sweep_cost(report: BenchmarkReport, triples, repeats: int) -> None:
+    report.metric("B3 load average (1 min) before", os.getloadavg()[0], "")
     for triple in triples:
         _sweep_case(report, triple, repeats)
+    report.metric("B3 load average (1 min) after", os.getloadavg()[0], "")
 
 
 def _sweep_case(report: BenchmarkReport, triple: tuple[int, int, int], repeats: int) -> None:

@@ -89,7 +89,7 @@ class BlasHalfSteps:
 
     def _inverse(self, L: torch.Tensor) -> np.ndarray:
         """``L^{-1}`` (lower triangle of a Fortran array) of one lower-triangular factor."""
-        inv, info = self.trtri(L.numpy(), lower=1)
+        inv, info = self.trtri(L.detach().numpy(), lower=1)
         if info != 0:  # pragma: no cover - the factors are checked before they get here
             raise ValueError(f"singular triangular factor (LAPACK trtri info={info})")
         return inv
