@@ -152,3 +152,15 @@ def test_bad_inputs(graph, graph_model, node_model):
         ex.explain(node_model, lonely, node=2)
     with pytest.raises(ValueError, match="unknown explainer"):
         make_explainer("lime")
+
+
+def test_pgexplainer_fit_is_seeded_and_leaves_the_global_rng_alone(graph, graph_model):
+    state = torch.random.get_rng_state()
+    cfg = PGExplainerConfig(epochs=2)
+    a = PGExplainer(cfg).fit(graph_model, [(graph, None)], seed=3, progress=False)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = PGExplainer(cfg).fit(graph_model, [(graph, None)], seed=3)
+    ea, eb = a.explain(graph_model, graph), b.explain(graph_model, graph)
+    assert torch.equal(ea.edge_mask, eb.edge_mask)
+    c = PGExplainer(cfg).fit(graph_model, [(graph, None)], seed=4)
+    assert not torch.equal(ea.edge_mask, c.explain(graph_model, graph).edge_mask)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gnn_explain.graph import collate
-from gnn_explain.nn import GCNConv, GINConv, SAGEConv
+from gnn_explain.nn import GCNConv, GINConv, ModelConfig, SAGEConv, build_model
 from gnn_explain.nn.models import pool
 
 
@@ -30,6 +30,27 @@ def test_gcn_matches_dense(setup):
     d = a.sum(1).rsqrt()
     expected = (d[:, None] * a * d[None, :]) @ conv.lin(graph.x) + conv.bias
     assert torch.allclose(conv(graph.x, graph.edge_index, w), expected, atol=1e-5)
+
+
+def test_unnormalised_gcn_is_a_plain_neighbour_sum(setup):
+    graph, w = setup
+    conv = GCNConv(4, 5, normalize=False)
+    with torch.no_grad():
+        conv.bias.copy_(torch.arange(5.0))
+    expected = _dense(graph, w) @ conv.lin(graph.x) + conv.bias
+    assert torch.allclose(conv(graph.x, graph.edge_index, w), expected, atol=1e-5)
+
+
+def test_embedding_normalisation_and_linear_head(setup):
+    graph, _ = setup
+    cfg = ModelConfig(4, 3, hidden=6, num_layers=2, normalize_emb=True, linear_head=True)
+    model = build_model(cfg, "graph").eval()
+    z = model.embed(graph.x, graph.edge_index)  # (n, 12): two layers, each unit norm before ReLU
+    assert torch.all(z.view(-1, 2, 6).norm(dim=-1) <= 1 + 1e-6)
+    assert isinstance(model.head, torch.nn.Linear)
+    layer = model.encoder.convs[0]
+    first = torch.relu(torch.nn.functional.normalize(layer(graph.x, graph.edge_index), dim=-1))
+    assert torch.allclose(z[:, :6], first, atol=1e-6)
 
 
 def test_gin_matches_dense(setup):
@@ -61,11 +82,13 @@ def test_unit_edge_weight_is_no_weight(setup, conv, make_model):
 
 
 @pytest.mark.parametrize("conv", ["gcn", "gin", "sage"])
-@pytest.mark.parametrize("how", ["mean", "max", "sum"])
+@pytest.mark.parametrize("how", ["mean", "max", "sum", "max+mean"])
 def test_disjoint_union_equals_separate(conv, how, house_graph, make_model):
     graphs = [house_graph(seed=s, n_base=5 + s) for s in range(3)]
     model = make_model("graph", conv)
-    model.config = type(model.config)(**{**model.config.__dict__, "pool": how})
+    cfg = type(model.config)(**{**model.config.__dict__, "pool": how})
+    torch.manual_seed(0)
+    model = build_model(cfg, "graph").eval()
     x, ei, batch = collate(graphs)
     together = model(x, ei, batch)
     apart = torch.cat([model(g.x, g.edge_index) for g in graphs])
@@ -78,3 +101,4 @@ def test_pool_reductions():
     assert pool(h, batch, "mean").flatten().tolist() == [2.0, 5.0]
     assert pool(h, batch, "max").flatten().tolist() == [3.0, 5.0]
     assert pool(h, batch, "sum").flatten().tolist() == [4.0, 5.0]
+    assert pool(h, batch, "max+mean").tolist() == [[3.0, 2.0], [5.0, 5.0]]

@@ -30,3 +30,16 @@ def test_pretrained_model_generalises_to_fresh_graphs():
     assert not model.training
     fresh = ba_2motifs(seed=123, num_graphs=60)
     assert _accuracy(model, fresh, torch.arange(60)) >= 0.95
+
+
+def test_training_is_seeded_and_leaves_the_global_rng_alone():
+    ds = ba_2motifs(seed=1, num_graphs=20)
+    cfg = ModelConfig(10, 2, hidden=4, num_layers=1, conv="gcn")
+    state = torch.random.get_rng_state()
+    a = train(ds, cfg, TrainConfig(epochs=2, batch_size=8), seed=5, progress=False)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = train(ds, cfg, TrainConfig(epochs=2, batch_size=8, seed=5))
+    c = train(ds, cfg, TrainConfig(epochs=2, batch_size=8), seed=6)
+    pa, pb, pc = (torch.cat([p.flatten() for p in r.model.parameters()]) for r in (a, b, c))
+    assert torch.equal(pa, pb)
+    assert not torch.equal(pa, pc)

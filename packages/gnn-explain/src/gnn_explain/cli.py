@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--retrain", action="store_true", help="train even where a shipped model exists (seed 0)"
     )
+    run.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars (default: only on a terminal outside CI)",
+    )
     sub.add_parser("demo", help="explain BA-2Motifs with the shipped model (under a minute)")
     for p in sub.choices.values():
         p.add_argument(
@@ -129,7 +135,7 @@ def run_command(args: argparse.Namespace) -> int:
         trained = accuracies(load_pretrained(shipped[0]), dataset)
         print(f"using the shipped model {shipped[0]} (--retrain to train one)")
     else:
-        trained = train_model(dataset, seed=args.seed, epochs=args.epochs)
+        trained = train_model(dataset, seed=args.seed, epochs=args.epochs, progress=args.progress)
     print(
         f"{dataset.name}: test accuracy {trained.test_acc:.3f} "
         f"(train {trained.train_acc:.3f}, {trained.epochs_run} epochs, {trained.seconds:.1f} s)"
@@ -145,8 +151,8 @@ def run_command(args: argparse.Namespace) -> int:
                 rollouts=args.rollouts, num_samples=args.samples, seed=args.seed
             )
         explainer = make_explainer(name, **kwargs)
-        fit_if_needed(explainer, trained.model, dataset, seed=args.seed)
-        explanations = run_explainer(explainer, trained.model, instances)
+        fit_if_needed(explainer, trained.model, dataset, seed=args.seed, progress=args.progress)
+        explanations = run_explainer(explainer, trained.model, instances, progress=args.progress)
         all_scores.append(score_explanations(trained.model, instances, explanations, args.sparsity))
         for i, (inst, ex) in enumerate(zip(instances[: args.pictures], explanations)):
             draw_explanation(

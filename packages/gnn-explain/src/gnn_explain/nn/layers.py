@@ -24,16 +24,26 @@ def aggregate_sum(h: Tensor, edge_index: Tensor, weight: Tensor) -> Tensor:
 
 
 class GCNConv(nn.Module):
-    """Kipf & Welling: out = D^-1/2 (A + I) D^-1/2 x W + b, with A's entries the edge weights."""
+    """Kipf & Welling: out = D^-1/2 (A + I) D^-1/2 x W + b, with A's entries the edge weights.
 
-    def __init__(self, in_dim: int, out_dim: int, bias: bool = True) -> None:
+    ``normalize=False`` drops the normalisation and the self-loops: out = A x W + b (a sum
+    over in-neighbours, as PyTorch Geometric's ``GCNConv(normalize=False)``; the SubgraphX
+    reference models for BA-2Motifs and BA-Shapes use it).
+    """
+
+    def __init__(
+        self, in_dim: int, out_dim: int, bias: bool = True, normalize: bool = True
+    ) -> None:
         super().__init__()
         self.lin = nn.Linear(in_dim, out_dim, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_dim), requires_grad=bias)
+        self.normalize = normalize
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         n = x.shape[0]
         w = _weights(edge_index, edge_weight, x)
+        if not self.normalize:
+            return aggregate_sum(self.lin(x), edge_index, w) + self.bias
         deg = torch.ones(n, dtype=x.dtype, device=x.device).index_add_(0, edge_index[1], w)
         inv_sqrt = deg.rsqrt()
         norm = inv_sqrt[edge_index[0]] * w * inv_sqrt[edge_index[1]]
@@ -78,12 +88,17 @@ class SAGEConv(nn.Module):
 CONVS = {"gcn": GCNConv, "gin": GINConv, "sage": SAGEConv}
 
 
-def make_conv(kind: str, in_dim: int, out_dim: int, bias: bool = True) -> nn.Module:
+def make_conv(
+    kind: str, in_dim: int, out_dim: int, bias: bool = True, normalize: bool = True
+) -> nn.Module:
     """A layer by name: ``"gcn"``, ``"gin"`` or ``"sage"``.
 
     Without ``bias`` a node with all-zero input features sends all-zero messages, so
-    zero-filled (masked) nodes carry no signal of their own.
+    zero-filled (masked) nodes carry no signal of their own. ``normalize`` applies to GCN
+    only (its degree normalisation and self-loops).
     """
     if kind not in CONVS:
         raise ValueError(f"unknown layer {kind!r}; choose one of {sorted(CONVS)}")
+    if kind == "gcn":
+        return GCNConv(in_dim, out_dim, bias=bias, normalize=normalize)
     return CONVS[kind](in_dim, out_dim, bias=bias)

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from accelerator_utils import make_generator, progress
+from accelerator_utils import make_generator
+from accelerator_utils import progress as progress_bar
 from gnn_explain.datasets.synthetic import GraphDataset, NodeDataset
 from gnn_explain.graph import collate
 from gnn_explain.nn.models import ModelConfig, build_model
@@ -76,17 +77,23 @@ def train(
     model_cfg: ModelConfig,
     cfg: TrainConfig = TrainConfig(),
     *,
-    show_progress: bool | None = None,
+    seed: int | None = None,
+    progress: bool | None = None,
 ) -> TrainResult:
-    """Train a node or graph classifier (by the dataset's task) and return it in eval mode."""
-    torch.manual_seed(cfg.seed)  # parameter initialisation; the data order uses its own generator
-    model = build_model(model_cfg, dataset.task)
-    gen = make_generator(cfg.seed)
+    """Train a node or graph classifier (by the dataset's task) and return it in eval mode.
+
+    ``seed`` (default ``cfg.seed``) fixes the parameter initialisation and the batch order;
+    the global RNG state is left untouched. ``progress``: show a bar (None: only on a
+    terminal outside CI).
+    """
+    seed = cfg.seed if seed is None else seed
+    model = init_model(model_cfg, dataset.task, seed)
+    gen = make_generator(seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     score = node_scores if dataset.task == "node" else graph_scores
     best, best_state, best_epoch, epoch = None, None, 0, 0
     start = time.perf_counter()
-    bar = progress(range(cfg.epochs), desc=f"train {dataset.name}", enabled=show_progress)
+    bar = progress_bar(range(cfg.epochs), desc=f"train {dataset.name}", enabled=progress)
     for epoch in bar:
         model.train()
         if dataset.task == "node":
@@ -109,6 +116,13 @@ def train(
     model.eval()
     tr, va, te = best[1]
     return TrainResult(model, tr, va, te, best_epoch, epoch + 1, time.perf_counter() - start)
+
+
+def init_model(model_cfg: ModelConfig, task: str, seed: int) -> nn.Module:
+    """A freshly initialised model; the global RNG is forked, so its state is unchanged."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(model_cfg, task)
 
 
 def _node_epoch(model: nn.Module, ds: NodeDataset, opt: torch.optim.Optimizer) -> None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from accelerator_utils import make_generator, progress
+from accelerator_utils import make_generator
+from accelerator_utils import progress as progress_bar
 from gnn_explain.explain.algorithms.gnnexplainer import edge_to_node, entropy
 from gnn_explain.explain.explainer import Evaluator, Explainer, Problem, Raw, prepare
 from gnn_explain.graph import Graph
@@ -54,21 +55,29 @@ class PGExplainer(Explainer):
         model: nn.Module,
         instances: list[tuple[Graph, int | None]],
         *,
-        show_progress: bool | None = None,
+        seed: int | None = None,
+        progress: bool | None = None,
     ) -> PGExplainer:
-        """Train the edge MLP on ``instances`` = [(graph, node or None)], targets = predictions."""
+        """Train the edge MLP on ``instances`` = [(graph, node or None)], targets = predictions.
+
+        ``seed`` (default ``config.seed``) fixes the MLP's initialisation and the concrete
+        samples; the global RNG state is left untouched. ``progress``: show a bar (None: only
+        on a terminal outside CI).
+        """
         if not instances:
             raise ValueError("PGExplainer.fit needs at least one (graph, node) instance")
         cfg = self.config
-        torch.manual_seed(cfg.seed)
-        gen = make_generator(cfg.seed)
+        seed = cfg.seed if seed is None else seed
+        gen = make_generator(seed)
         problems = [prepare(model, g, node, None) for g, node in instances]
         inputs = [self._inputs(p) for p in problems]
-        self.mlp = nn.Sequential(
-            nn.Linear(inputs[0].shape[1], cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1)
-        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.mlp = nn.Sequential(
+                nn.Linear(inputs[0].shape[1], cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1)
+            )
         opt = torch.optim.Adam(self.mlp.parameters(), lr=cfg.lr)
-        for epoch in progress(range(cfg.epochs), desc="fit pgexplainer", enabled=show_progress):
+        for epoch in progress_bar(range(cfg.epochs), desc="fit pgexplainer", enabled=progress):
             temp = cfg.temp[0] * (cfg.temp[1] / cfg.temp[0]) ** (epoch / cfg.epochs)
             opt.zero_grad()
             loss = sum(self._loss(p, h, temp, gen) for p, h in zip(problems, inputs))
