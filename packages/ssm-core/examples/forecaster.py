@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from accelerator_utils import limit_threads, progress
+from accelerator_utils import limit_threads
+from accelerator_utils import progress as progress_bar
 from ssm_core.mamba import Mamba, MambaConfig
 
 LOOKBACK, HORIZON, CHANNELS = 96, 24, 4
@@ -84,11 +85,17 @@ def windows(series: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, t
 
 
 def fit(
-    model: nn.Module, series: torch.Tensor, steps: int, gen: torch.Generator, name: str
+    model: nn.Module,
+    series: torch.Tensor,
+    steps: int,
+    gen: torch.Generator,
+    name: str,
+    *,
+    progress: bool | None = None,
 ) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     train_end = int(0.7 * len(series)) - LOOKBACK - HORIZON
-    bar = progress(range(steps), desc=name)
+    bar = progress_bar(range(steps), desc=name, enabled=progress)
     for _ in bar:
         x, y = windows(series, torch.randint(0, train_end, (32,), generator=gen))
         loss = F.mse_loss(model(x), y)
@@ -109,6 +116,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     args = p.parse_args()
     steps = 30 if args.quick else 1500
     gen = torch.Generator().manual_seed(args.seed)
@@ -117,7 +125,7 @@ def main() -> None:
     with limit_threads(1):
         results = {}
         for name, model in (("DLinear", DLinear()), ("Mamba forecaster", MambaForecaster())):
-            fit(model, series, steps, gen, name)
+            fit(model, series, steps, gen, name, progress=args.progress)
             results[name] = test_mse(model, series)
     for name, mse in results.items():
         print(

@@ -109,6 +109,12 @@ def test_lm_sampling_is_seeded():
     a = model.generate(prompt, 6, temperature=1.0, generator=torch.Generator().manual_seed(3))
     b = model.generate(prompt, 6, temperature=1.0, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a.tokens, b.tokens)
+    before = torch.random.get_rng_state()
+    c = model.generate(prompt, 12, temperature=1.0, seed=5, progress=False)
+    d = model.generate(prompt, 12, temperature=1.0, seed=5, progress=False)
+    e = model.generate(prompt, 12, temperature=1.0, seed=6, progress=False)
+    assert torch.equal(c.tokens, d.tokens) and not torch.equal(c.tokens, e.tokens)
+    assert torch.equal(torch.random.get_rng_state(), before)  # global RNG left alone
 
 
 def test_lm_rejects_bad_tokens():

@@ -23,9 +23,10 @@ from accelerator_utils import (
     PeakMemory,
     compare,
     limit_threads,
-    progress,
+    make_generator,
     thread_info,
 )
+from accelerator_utils import progress as progress_bar
 from ssm_core.lm import MambaLM, MambaLMConfig
 from ssm_core.s4d import S4D, S4DConfig
 from ssm_core.selective_scan import scan_chunked, scan_parallel, scan_ref
@@ -215,9 +216,12 @@ def bench_s4d(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> N
     )
 
 
-def bench_decode(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> None:
-    torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
-    model = MambaLM(MambaLMConfig(vocab_size=256, d_model=256, n_layers=2)).eval()
+def bench_decode(
+    report: BenchmarkReport, s: BenchSizes, gen: torch.Generator, progress: bool | None = None
+) -> None:
+    with torch.random.fork_rng(devices=[]):  # nn.Linear initialisers use the global generator
+        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
+        model = MambaLM(MambaLMConfig(vocab_size=256, d_model=256, n_layers=2)).eval()
     prompt = torch.randint(0, 256, (1, s.decode_prompt), generator=gen)
     with torch.no_grad():
         t0 = time.perf_counter()
@@ -225,7 +229,8 @@ def bench_decode(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -
         step_tps = s.decode_new / (time.perf_counter() - t0)
         seq = torch.cat([prompt, out.tokens], 1)
         t0 = time.perf_counter()
-        for i in progress(range(s.decode_baseline_new), desc="re-run forward"):
+        bar = progress_bar(range(s.decode_baseline_new), desc="re-run forward", enabled=progress)
+        for i in bar:
             model(seq[:, : s.decode_prompt + i])[:, -1]
         rerun_tps = s.decode_baseline_new / (time.perf_counter() - t0)
         full = model(seq[:, :-1])[:, s.decode_prompt - 1 :]
@@ -262,17 +267,21 @@ def run_benchmarks(
     sizes: BenchSizes = QUICK,
     *,
     threads: int = 1,
-    seed: int = 0,
+    seed: int | None = 0,
     which: tuple[str, ...] = ("ssd", "scan", "s4d", "decode"),
     out: Path | None = None,
     name: str = "ssm-core",
+    progress: bool | None = None,
 ) -> BenchmarkReport:
     """Run the selected benchmarks with ``threads`` pinned; returns the filled report.
+
+    ``seed`` fixes the generated inputs and models (``None``: fresh entropy); ``progress`` shows
+    bars (``None``: only on a terminal outside CI).
 
     With ``out``, the report is (re)written after every benchmark, so a long run that is
     interrupted keeps what it measured.
     """
-    gen = torch.Generator().manual_seed(seed)
+    gen = make_generator(seed)
     table = {"ssd": bench_ssd, "scan": bench_scan, "s4d": bench_s4d, "decode": bench_decode}
     unknown = set(which) - set(table)
     if unknown:
@@ -280,8 +289,11 @@ def run_benchmarks(
     with limit_threads(threads):
         report = BenchmarkReport("ssm-core")  # inside, so its header names the pinned threads
         report.metric("threads", threads, anchor=str(thread_info()))
-        for bench in progress(which, desc="benchmarks"):
-            table[bench](report, sizes, gen)
+        for bench in progress_bar(which, desc="benchmarks", enabled=progress):
+            if bench == "decode":
+                bench_decode(report, sizes, gen, progress)
+            else:
+                table[bench](report, sizes, gen)
             if out is not None:
                 report.write(out, name)
     return report

@@ -22,7 +22,11 @@ def _bench(args: argparse.Namespace) -> int:
         else ("ssd", "scan", "s4d", "decode")
     )
     report = run_benchmarks(
-        FULL if args.full else QUICK, threads=args.threads, seed=args.seed, which=which
+        FULL if args.full else QUICK,
+        threads=args.threads,
+        seed=args.seed,
+        which=which,
+        progress=args.progress,
     )
     path = report.write(args.out)
     print(report.to_markdown())
@@ -39,10 +43,10 @@ def _train(args: argparse.Namespace) -> int:
         lr=args.lr,
         d_model=args.d_model,
         n_layers=args.layers,
-        seed=args.seed,
         threads=args.threads,
+        eval_every=args.eval_every,
     )
-    print(train_task(cfg).summary())
+    print(train_task(cfg, seed=args.seed, progress=args.progress).summary())
     return 0
 
 
@@ -96,8 +100,9 @@ def _demo(args: argparse.Namespace) -> int:
             f"SSD (L={L}, H=8, P=64, N=64): recurrence {t_rec * 1e3:.0f} ms, chunked {t_chk * 1e3:.0f} ms "
             f"({t_rec / t_chk:.1f}x)"
         )
-        torch.manual_seed(args.seed)
-        lm = MambaLM(MambaLMConfig(vocab_size=64, d_model=64, n_layers=2)).double()
+        with torch.random.fork_rng(devices=[]):  # nn.Linear initialisers use the global RNG
+            torch.manual_seed(args.seed)
+            lm = MambaLM(MambaLMConfig(vocab_size=64, d_model=64, n_layers=2)).double()
         prompt = torch.randint(0, 64, (1, 32), generator=g)
         out = lm.generate(prompt, 32)
         full = lm(torch.cat([prompt, out.tokens], 1)[:, :-1])[:, 31:]
@@ -131,12 +136,20 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=3e-3)
     train.add_argument("--d-model", type=int, default=64)
     train.add_argument("--layers", type=int, default=2)
+    train.add_argument("--eval-every", type=int, default=0, help="evaluation curve every N steps")
     demo = sub.add_parser(
         "demo", help="mode agreement and speed on generated data (under a minute)"
     )
     for s in (bench, train, demo):
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1)")
+    for s in (bench, train):
+        s.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="progress bars (default: only on a terminal outside CI)",
+        )
     return p
 
 

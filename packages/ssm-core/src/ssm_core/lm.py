@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from accelerator_utils import make_generator
+from accelerator_utils import progress as progress_bar
 from ssm_core.mamba import Mamba, MambaConfig, MambaState
 
 
@@ -98,18 +100,25 @@ class MambaLM(nn.Module):
         max_new_tokens: int,
         *,
         temperature: float = 0.0,
+        seed: int | None = None,
         generator: torch.Generator | None = None,
+        progress: bool | None = None,
     ) -> GenerationResult:
         """Prefill ``prompt`` ``(batch, length)`` in parallel, then decode one token per step.
 
-        ``temperature == 0`` is greedy; otherwise tokens are sampled with ``generator``.
+        ``temperature == 0`` is greedy; otherwise tokens are sampled with ``generator`` (or, if
+        none is given, a generator seeded with ``seed``; ``None``: fresh entropy), never from the
+        global RNG. ``progress``: show a bar over the new tokens (``None``: only on a terminal
+        outside CI).
         """
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if generator is None and temperature != 0:
+            generator = make_generator(seed, prompt.device)
         logits, states = self.forward_with_state(prompt, None)
         last = logits[:, -1]
         tokens, all_logits = [], []
-        for _ in range(max_new_tokens):
+        for _ in progress_bar(range(max_new_tokens), desc="decode", enabled=progress):
             nxt = self._pick(last, temperature, generator)
             tokens.append(nxt)
             all_logits.append(last)
