@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ssm_core.ssd import segsum, ssd
+from ssm_core.ssd.chunked import decay_matrix
 
 
 def make(b=2, l=13, h=4, p=3, g=2, n=5, dtype=torch.float64, seed=0, grad=False):
@@ -29,6 +30,8 @@ def test_segsum_definition_and_sign():
             want = sum(a[j + 1 : i + 1].tolist()) if i >= j else -math.inf
             assert s[i, j].item() == pytest.approx(want, abs=1e-12)
     assert bool((s[torch.isfinite(s)] <= 0).all())
+    close = torch.allclose(decay_matrix(a[None]), torch.exp2(s)[None], rtol=1e-14, atol=0)
+    assert close  # the chunked form's in-place 2 ** segsum
 
 
 def test_recurrent_matches_scalar_loop(close):
