@@ -7,7 +7,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gnn_explain.metrics import characterization_score, fidelity, precision_at_k, roc_auc
+from gnn_explain.metrics import (
+    characterization_score,
+    fidelities,
+    fidelity,
+    interpolate_at,
+    precision_at_k,
+    roc_auc,
+)
 
 
 @settings(max_examples=50, deadline=None)
@@ -60,3 +67,22 @@ def test_fidelity_extremes_and_manual(graph, graph_model):
     assert f.fid_minus_prob == pytest.approx(float(probs[target] - p_only[target]), abs=1e-6)
     assert f.fid_plus_acc == float(int(p_without.argmax()) != target)
     assert f.sparsity == pytest.approx(1 - 3 / graph.num_nodes)
+
+
+def test_batched_fidelities_equal_one_at_a_time(graph, node_model):
+    sets = [torch.tensor([9]), torch.tensor([9, 8, 0]), torch.tensor([9, 1, 2, 3])]
+    together = fidelities(node_model, graph, sets, target=1, node=9)
+    apart = [fidelity(node_model, graph, s, target=1, node=9) for s in sets]
+    for a, b in zip(together, apart):
+        assert a.size == b.size and a.sparsity == b.sparsity
+        assert a.fid_plus_prob == pytest.approx(b.fid_plus_prob, abs=1e-6)
+        assert a.fid_minus_prob == pytest.approx(b.fid_minus_prob, abs=1e-6)
+
+
+def test_interpolate_at():
+    points = [(0.8, 0.2), (0.5, 0.5), (0.6, 0.1), (0.6, 0.3)]  # equal sparsity: averaged
+    assert interpolate_at(points, 0.5) == pytest.approx(0.5)
+    assert interpolate_at(points, 0.55) == pytest.approx(0.35)
+    assert interpolate_at(points, 0.7) == pytest.approx(0.2)
+    assert interpolate_at(points, 0.9) is None
+    assert interpolate_at([], 0.5) is None

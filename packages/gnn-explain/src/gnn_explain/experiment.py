@@ -4,18 +4,26 @@ ground truth."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from accelerator_utils import numpy_rng
 from accelerator_utils import progress as progress_bar
 from gnn_explain.datasets.synthetic import GraphDataset, NodeDataset
 from gnn_explain.explain import Explainer, Explanation, PGExplainer, prepare
-from gnn_explain.graph import Graph
-from gnn_explain.metrics import fidelity, precision_at_k, roc_auc
+from gnn_explain.graph import Graph, k_hop_subgraph
+from gnn_explain.metrics import (
+    Fidelity,
+    fidelities,
+    fidelity,
+    interpolate_at,
+    precision_at_k,
+    roc_auc,
+)
 from gnn_explain.nn.models import ModelConfig
 from gnn_explain.nn.train import TrainConfig, TrainResult, graph_scores, node_scores, train
 
@@ -74,15 +82,34 @@ class Instance:
 
 
 def pick_instances(
-    dataset: NodeDataset | GraphDataset, model: nn.Module, count: int, seed: int = 0
+    dataset: NodeDataset | GraphDataset,
+    model: nn.Module,
+    count: int,
+    seed: int = 0,
+    *,
+    max_nodes: int | None = None,
 ) -> list[Instance]:
-    """``count`` test instances that hold a motif and that the model classifies correctly."""
+    """``count`` test instances that hold a motif and that the model classifies correctly.
+
+    ``max_nodes`` (node tasks) keeps only nodes whose L-hop computation subgraph has at most
+    that many nodes: SubgraphX prunes one node per tree level, so its cost grows with it.
+    """
     rng = numpy_rng(seed)
     if dataset.task == "node":
         g = dataset.graph
         with torch.no_grad():
             pred = model(g.x, g.edge_index).argmax(-1)
-        ok = [int(i) for i in dataset.test_idx if dataset.motif[i] >= 0 and pred[i] == g.y[i]]
+        hops = getattr(model, "num_layers", 3)
+        ok = [
+            int(i)
+            for i in dataset.test_idx
+            if dataset.motif[i] >= 0
+            and pred[i] == g.y[i]
+            and (
+                max_nodes is None
+                or len(k_hop_subgraph(int(i), hops, g.edge_index, g.num_nodes)[0]) <= max_nodes
+            )
+        ]
         chosen = rng.permutation(ok)[:count]
         return [Instance(g, int(i), *dataset.ground_truth(int(i))) for i in chosen]
     ok = []
@@ -123,8 +150,11 @@ def fit_if_needed(
 class Scores:
     """Mean scores of one explainer over instances: node- and edge-level ground-truth ROC AUC
     (over the nodes/edges the model sees; edge AUC only for explainers with edge masks),
-    precision@k with k the motif size, and ``by_sparsity``: sparsity level -> mean
-    (achieved sparsity, fid+ prob, fid- prob, fid+ acc, fid- acc)."""
+    precision@k with k the motif size, ``by_sparsity``: sparsity level -> mean
+    (achieved sparsity, fid+ prob, fid- prob, fid+ acc, fid- acc) of the explanation asked
+    for at most (1 - level) n nodes, and ``matched``: sparsity level -> mean (fid+ prob,
+    fid- prob) read off each instance's fidelity-vs-sparsity curve at exactly that level
+    (None where some instance's explanations do not reach it), see :func:`fidelity_curve`."""
 
     explainer: str
     time_s: float
@@ -134,6 +164,29 @@ class Scores:
     edge_auc: float | None
     precision: float
     by_sparsity: dict[float, tuple[float, ...]] = field(default_factory=dict)
+    matched: dict[float, tuple[float | None, float | None]] = field(default_factory=dict)
+
+
+def fidelity_curve(
+    model: nn.Module, inst: Instance, ex: Explanation, lowest: float = 0.3
+) -> list[Fidelity]:
+    """Fidelity of ``ex`` asked for every size k with sparsity >= ``lowest`` (distinct node
+    sets only): ``nodes_at_size(k)``, i.e. the top-k nodes of a soft mask or SubgraphX's best
+    coalition of at most k nodes. One batched forward pass."""
+    n = prepare(model, inst.graph, inst.node, ex.target).num_nodes
+    sets: dict[tuple[int, ...], Tensor] = {}
+    for k in range(1, max(1, math.floor((1 - lowest) * n)) + 1):
+        nodes = ex.nodes_at_size(k)
+        sets.setdefault(tuple(sorted(nodes.tolist())), nodes)
+    return fidelities(model, inst.graph, list(sets.values()), target=ex.target, node=inst.node)
+
+
+def _matched(curves: list[list[Fidelity]], level: float) -> tuple[float | None, float | None]:
+    plus = [interpolate_at([(f.sparsity, f.fid_plus_prob) for f in c], level) for c in curves]
+    minus = [interpolate_at([(f.sparsity, f.fid_minus_prob) for f in c], level) for c in curves]
+    if any(v is None for v in plus):
+        return None, None
+    return statistics.mean(plus), statistics.mean(minus)
 
 
 def score_explanations(
@@ -142,9 +195,12 @@ def score_explanations(
     explanations: list[Explanation],
     sparsities: tuple[float, ...],
 ) -> Scores:
-    """Average timing, ground-truth agreement and fidelity at each sparsity level."""
+    """Average timing, ground-truth agreement and fidelity at each sparsity level (asked-for
+    size and matched by interpolation)."""
     aucs, edge_aucs, precs, levels = [], [], [], {s: [] for s in sparsities}
+    curves = []
     for inst, ex in zip(instances, explanations):
+        curves.append(fidelity_curve(model, inst, ex, lowest=min(sparsities)))
         p = prepare(model, inst.graph, inst.node, ex.target)
         local = torch.arange(p.full_nodes) if p.subset is None else p.subset
         gt, mask = inst.node_gt[local], ex.node_mask[local]
@@ -176,6 +232,7 @@ def score_explanations(
         edge_auc=statistics.mean(edge_aucs) if edge_aucs else None,
         precision=statistics.mean(precs),
         by_sparsity={s: tuple(statistics.mean(col) for col in zip(*v)) for s, v in levels.items()},
+        matched={s: _matched(curves, s) for s in sparsities},
     )
 
 
