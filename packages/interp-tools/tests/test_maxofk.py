@@ -115,3 +115,33 @@ def test_shipped_checkpoints_load_and_prove(tmp_path):
 def test_bad_model_is_refused():
     with pytest.raises(ValueError, match="1 layer"):
         make_model(maxofk_config().__class__(n_layers=2, d_mlp=None, layernorm=False, bias=False))
+
+
+@pytest.mark.parametrize("V,K,d", [(8, 3, 16), (6, 4, 8)])
+@pytest.mark.parametrize("seed", range(3))
+def test_cubic_variants_sound_and_ordered(V, K, d, seed):
+    model = make_model(maxofk_config(V, K, d), seed=seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(2.0)
+    truth = brute_force_accuracy(model).accuracy
+    loose = cubic_bound(model, direct_candidates=0, exact_positions=False).accuracy
+    positions = cubic_bound(model, direct_candidates=0).accuracy
+    by_r = [cubic_bound(model, direct_candidates=r).accuracy for r in (1, 2, V - 1)]
+    assert loose <= positions <= by_r[0] <= by_r[1] <= by_r[2] <= truth
+
+
+def test_slot_margins_reach_the_joint_minimum():
+    from interp_tools.maxofk.paths import slot_margins
+
+    tables = path_tables(path_weights(make_model(maxofk_config(6, 3, 8), seed=5)))
+    V = 6
+    diff = tables.ov.permute(2, 0, 1)[None, :, :, :, None] - tables.ov[None, None]  # [1,m,i,t,o]
+    direct = tables.direct[:, :, None, None, None] - tables.direct[:, None, None, None, :]
+    joint = (diff + direct).clone()  # [q, m, i, t, o]
+    joint[:, range(V), :, :, range(V)] = float("inf")
+    exact = joint.amin(-1)
+    full, _ = slot_margins(tables, V - 1)
+    torch.testing.assert_close(full, exact)
+    for r in (0, 1, 3):
+        assert (slot_margins(tables, r)[0] <= exact + 1e-12).all()

@@ -33,11 +33,14 @@ def margin_vs_best_other(a: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class PathTables:
     """``scores`` [V, K, V] shifted by each query's max (a positive rescaling of e^s),
-    ``ov_margin`` [K, V, V], ``direct_margin`` [V, V], ``ops``: operations to build them."""
+    ``ov_margin`` [K, V, V], ``direct_margin`` [V, V], the raw ``ov`` [K, V, V] and
+    ``direct`` [V, V] logit tables, ``ops``: operations to build them."""
 
     scores: torch.Tensor
     ov_margin: torch.Tensor
     direct_margin: torch.Tensor
+    ov: torch.Tensor
+    direct: torch.Tensor
     ops: float
 
 
@@ -52,7 +55,7 @@ def path_tables(w: PathWeights) -> PathTables:
     ops = 2 * (V * d * dh + V * d * dh + K * d * dh + V * dh * V + V * dh * K)  # scores
     ops += 2 * (d * dh * d + d * d * V + V * d * V + K * d * V) + 2 * V * d * V  # OV, U
     ops += 4 * (K * V * V + V * V) + 2 * V * K * V  # margins (top-2, select), shift
-    return PathTables(s, margin_vs_best_other(ov), margin_vs_best_other(U), float(ops))
+    return PathTables(s, margin_vs_best_other(ov), margin_vs_best_other(U), ov, U, float(ops))
 
 
 def all_max_certified(t: PathTables) -> torch.Tensor:
@@ -62,3 +65,29 @@ def all_max_certified(t: PathTables) -> torch.Tensor:
     es = t.scores[m, :, m].exp()  # [V, K]
     x = t.ov_margin[:, m, m].T + t.direct_margin[m, m][:, None]  # [V, K]
     return (es * x).sum(dim=1) > 0
+
+
+def slot_margins(t: PathTables, direct_candidates: int = 0) -> tuple[torch.Tensor, float]:
+    """Per-slot margins [q, m, i, t] ≤ min_{o≠m} (OV[i,t,m] − OV[i,t,o] + U[q,m] − U[q,o]).
+
+    ``direct_candidates`` = 0: ov_margin + direct_margin (value and direct paths each at their
+    own worst o). r > 0: the r wrong answers o with the largest direct logit U[q, o] are
+    checked jointly, every other o through ov_margin + (U[q, m] − the (r+1)-th largest U[q, o]);
+    the result only grows with r and equals the joint minimum at r = V − 1. Cost O(V³·K·r).
+    """
+    V, K = t.direct.shape[0], t.ov.shape[0]
+    split = t.ov_margin.permute(2, 0, 1)[None]  # [1, m, i, t]
+    if direct_candidates <= 0:
+        return split + t.direct_margin[:, :, None, None], float(V**3 * K)
+    r = min(direct_candidates, V - 1)
+    m = torch.arange(V)
+    wrong = t.direct[:, None, :].expand(V, V, V).clone()  # [q, m, o]
+    wrong[:, m, m] = -float("inf")
+    top = wrong.topk(min(r + 1, V - 1), dim=-1)
+    gap = t.direct[:, :, None] - top.values  # [q, m, r(+1)]
+    rest = gap[..., r] if r < V - 1 else torch.full((V, V), float("inf"), dtype=gap.dtype)
+    ov_m = t.ov.permute(2, 0, 1)  # [m, i, t]
+    ov_o = t.ov[:, :, top.indices[..., :r]].permute(2, 3, 0, 1, 4)  # [q, m, i, t, r]
+    joint = (ov_m[None, ..., None] - ov_o + gap[:, :, None, None, :r]).amin(-1)
+    ops = V * V * V * 2 + 3 * V**3 * K * r + 2 * V**3 * K
+    return torch.minimum(joint, split + rest[:, :, None, None]), float(ops)
