@@ -32,14 +32,14 @@ RESULTS = Path(__file__).parent / "results" / "tucker_digits"
 
 
 class DigitsCNN(nn.Module):
-    """conv 1→32 → conv 32→64 → pool → conv 64→64 → pool → linear 256→10 (3×3 convs, ReLU)."""
+    """conv 1→w → conv w→2w → pool → conv 2w→2w → pool → linear 8w→10 (3×3 convs, ReLU)."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = 32) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
-        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
-        self.conv3 = nn.Conv2d(64, 64, 3, padding=1)
-        self.head = nn.Linear(64 * 2 * 2, 10)
+        self.conv1 = nn.Conv2d(1, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
+        self.conv3 = nn.Conv2d(2 * width, 2 * width, 3, padding=1)
+        self.head = nn.Linear(2 * width * 2 * 2, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
@@ -57,11 +57,12 @@ def digits_split(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, t
     return x[perm[:cut]], y[perm[:cut]], x[perm[cut:]], y[perm[cut:]]
 
 
-def train(x: torch.Tensor, y: torch.Tensor, seed: int, epochs: int = 40) -> DigitsCNN:
+def train(x: torch.Tensor, y: torch.Tensor, seed: int, width: int, epochs: int = 40
+          ) -> DigitsCNN:
     gen = make_generator(seed)
     with torch.random.fork_rng():  # default init draws from the global RNG: keep it untouched
         torch.manual_seed(seed)
-        model = DigitsCNN()
+        model = DigitsCNN(width)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     for _ in range(epochs):
@@ -88,16 +89,16 @@ def logit_error(model: nn.Module, reference: nn.Module, x: torch.Tensor) -> floa
     return float((model(x) - ref).square().sum() / ref.square().sum())
 
 
-def run_seed(seed: int, ratios: list[float], n_calib: int) -> list[dict]:
+def run_seed(seed: int, ratios: list[float], n_calib: int, width: int) -> list[dict]:
     x, y, xt, yt = digits_split(seed)
-    model = train(x, y, seed)
+    model = train(x, y, seed, width)
     calib = list(x[:n_calib].split(64))
     base = accuracy(model, xt, yt)
     rows = []
     for ratio in ratios:
         free = compress_convs(model, ratio)
         aware = compress_convs(model, ratio, calib, refit=True)
-        row = {"seed": seed, "params_removed": ratio, "original": base,
+        row = {"seed": seed, "width": width, "params_removed": ratio, "original": base,
                "data_free": accuracy(free.model, xt, yt),
                "data_aware": accuracy(aware.model, xt, yt),
                "logit_error_free": logit_error(free.model, model, xt),
@@ -119,14 +120,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.7, 0.8])
     parser.add_argument("--calib", type=int, default=512, help="training images for the refit")
+    parser.add_argument("--width", type=int, default=32, help="channels of the first conv")
     args = parser.parse_args(argv)
     with limit_threads(1):
-        rows = [r for s in range(args.seeds) for r in run_seed(s, args.ratios, args.calib)]
+        rows = [r for s in range(args.seeds)
+                for r in run_seed(s, args.ratios, args.calib, args.width)]
     means = {ratio: {k: sum(r[k] for r in rows if r["params_removed"] == ratio)
                      / args.seeds for k in KEYS} for ratio in args.ratios}
     report = BenchmarkReport("lowrank-compress")
     for ratio, mean in means.items():
-        tag = f"Tucker-2 digits {ratio:.0%}"
+        tag = f"Tucker-2 digits, width {args.width}, {ratio:.0%}"
         report.metric(f"{tag}: conv weights removed", mean["conv_reduction"] * 100, "%")
         for k in KEYS[:3] + KEYS[5:7]:
             report.metric(f"{tag}: mean {k}", mean[k], "")
@@ -139,9 +142,10 @@ def main(argv: list[str] | None = None) -> None:
                       / max(mean["drop_free"], 1e-9), "", target="<= 0.5" if target else None,
                       passed=mean["drop_aware"] <= 0.5 * mean["drop_free"] if target else None)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(RESULTS / "tucker_digits.json", {"rows": rows, "means": means,
-                                                       "hardware": hardware_summary()})
-    report.write(RESULTS)
+    stem = f"tucker_digits_w{args.width}"
+    atomic_write_json(RESULTS / f"{stem}.json", {"rows": rows, "means": means,
+                                                 "hardware": hardware_summary()})
+    report.write(RESULTS, name=stem)
     print(report.to_markdown())
 
 

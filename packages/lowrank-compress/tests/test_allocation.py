@@ -71,3 +71,15 @@ def test_bad_budget_and_strategy():
         allocate_ranks(LAYERS, 10, "magic")
     with pytest.raises(ValueError, match="spectra"):
         allocate_ranks(LAYERS, 10, "greedy")
+
+
+def test_greedy_weights_shift_removal_to_cheap_layers():
+    spectra = {la.name: np.linspace(2.0, 0.1, min(la.out_features, la.in_features))
+               for la in LAYERS}
+    plain = allocate_ranks(LAYERS, 200, "greedy", spectra=spectra)
+    heavy_a = allocate_ranks(LAYERS, 200, "greedy", spectra=spectra,
+                             weights={"a": 100.0, "b": 1.0, "c": 1.0})
+    assert (heavy_a["a"] or 99) >= (plain["a"] or 99)
+    assert heavy_a["a"] is None or heavy_a["a"] > (plain["a"] or 0)
+    with pytest.raises(ValueError, match="weights"):
+        allocate_ranks(LAYERS, 200, "greedy", spectra=spectra, weights={"a": -1.0})

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lowrank_compress import compress
+from lowrank_compress.allocation import LayerShape
 from lowrank_compress.calibration import collect_statistics
 from lowrank_compress.layers import LowRankLinear
 from lowrank_compress.refit import cross_grams
@@ -145,3 +146,43 @@ def test_too_few_samples_without_damping_falls_back_or_fails(mlp_and_data):
     assert any(r.solver == "eigh" for r in rep.layers)
     with pytest.raises(ValueError, match="not positive definite"):
         compress(model, 0.3, "whiten", few, solver="cholesky")
+
+
+class _TwoBranches(torch.nn.Module):
+    """out = A(x) + 0.01·B(x): B's relative error barely moves the output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(24, 24, bias=False), torch.nn.Linear(24, 24, bias=False)
+
+    def forward(self, x):
+        return self.a(x) + 0.01 * self.b(x)
+
+
+def test_sensitivity_weight_is_one_for_a_lone_layer(correlated_inputs):
+    from lowrank_compress.calibration import collect_statistics, default_forward
+    from lowrank_compress.compress import CompressConfig, _sensitivity_weights
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(24, 16, bias=False)).double()
+    batch = [correlated_inputs(256, 24)]
+    stats = collect_statistics(model, batch, ["0"])
+    w = _sensitivity_weights(model, [LayerShape("0", 16, 24)], stats, {}, CompressConfig(0.5),
+                             batch, default_forward, False)
+    assert w["0"] == pytest.approx(1.0, rel=1e-9)
+
+
+def test_greedy_compresses_the_insensitive_branch_more(correlated_inputs):
+    torch.manual_seed(0)
+    model = _TwoBranches().double()
+    with torch.no_grad():
+        model.b.weight.copy_(model.a.weight)  # identical spectra: only sensitivity differs
+    batches = [correlated_inputs(256, 24, seed=s) for s in range(2)]
+    ranks = {r.name: r.rank for r in compress(model, 0.4, "whiten", batches,
+                                              allocation="greedy").report.layers}
+    assert (ranks["a"] or 99) > (ranks["b"] or 99)
+    plain = {r.name: r.rank for r in compress(model, 0.4, "whiten", allocation="greedy",
+                                              statistics=compress(model, 0.4, "whiten", batches)
+                                              .statistics).report.layers}
+    # without batches greedy is unweighted: the two identical layers end within one step
+    assert abs((plain["a"] or 12) - (plain["b"] or 12)) <= 2

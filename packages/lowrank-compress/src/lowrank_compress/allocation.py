@@ -7,8 +7,12 @@ break-even r* = m·n/(m+n): a rank that saves nothing is never chosen.
 Strategies:
 - ``uniform``: every layer keeps the same fraction of its parameters.
 - ``energy``: every layer keeps the same fraction τ of its (whitened) spectral energy.
-- ``greedy``: minimise Σ relative tail energy of the (whitened) spectra, removing at each step
-  the parameters with the smallest error per parameter (lower convex hull of each layer's curve).
+- ``greedy``: minimise Σ w_ℓ · relative tail energy of the (whitened) spectra, removing at each
+  step the parameters with the smallest error per parameter (lower convex hull of each layer's
+  curve). The weights w_ℓ (default 1) let layers count by how much their relative error moves
+  the model's output: :func:`lowrank_compress.compress` measures them (see there), because
+  unweighted relative errors are not comparable across layers (on MiniLM an FFN output layer
+  moves the embedding ~100× more per unit of relative error than a query/key projection).
 - ``sensitivity``: the same greedy on measured per-layer costs (model-output error at a few ranks).
 """
 
@@ -150,12 +154,14 @@ def allocate_ranks(
     *,
     spectra: Mapping[str, np.ndarray] | None = None,
     costs: Mapping[str, np.ndarray] | None = None,
+    weights: Mapping[str, float] | None = None,
     multiple_of: int = 1,
 ) -> dict[str, int | None]:
     """Ranks (``None`` = keep dense) removing at least ``params_to_remove`` weight parameters.
 
     ``spectra`` (singular values per layer, descending) feed ``energy`` and ``greedy``;
-    ``costs`` (error per rank 0..max) feed ``sensitivity``.
+    ``weights`` (≥ 0 per layer, default 1) scale ``greedy``'s tail costs; ``costs`` (error per
+    rank 0..max) feed ``sensitivity``.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"allocation must be one of {STRATEGIES}, got {strategy!r}")
@@ -175,5 +181,8 @@ def allocate_ranks(
         raise ValueError(f"allocation={strategy!r} needs the layers' spectra")
     if strategy == "energy":
         return energy_ranks(layers, spectra, params_to_remove, multiple_of)
-    return greedy_ranks(layers, {n: tail_costs(s) for n, s in spectra.items()},
+    if weights is not None and any(not (w >= 0 and math.isfinite(w)) for w in weights.values()):
+        raise ValueError("greedy weights must be finite and >= 0")
+    w = weights or {}
+    return greedy_ranks(layers, {n: w.get(n, 1.0) * tail_costs(s) for n, s in spectra.items()},
                         params_to_remove, multiple_of)

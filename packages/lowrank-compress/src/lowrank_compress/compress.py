@@ -18,7 +18,7 @@ from torch import nn
 
 from accelerator_utils import check_finite
 from accelerator_utils import progress as progress_bar
-from lowrank_compress.allocation import STRATEGIES, LayerShape, allocate_ranks
+from lowrank_compress.allocation import STRATEGIES, LayerShape, allocate_ranks, uniform_ranks
 from lowrank_compress.calibration import (
     CalibrationStats,
     Forward,
@@ -235,6 +235,40 @@ def _sensitivity_costs(
     return costs
 
 
+def _sensitivity_weights(
+    model: nn.Module,
+    shapes: list[LayerShape],
+    stats: dict[str, LayerStats],
+    fisher: dict[str, torch.Tensor],
+    cfg: CompressConfig,
+    batches: Sequence[Any],
+    forward: Forward,
+    progress: bool | None,
+) -> dict[str, float]:
+    """w_ℓ = (model-output error with layer ℓ alone factorized at its uniform rank) / (its
+    relative calibration error there): output error per unit of relative layer error, the
+    first-order weight that makes layers' errors comparable for ``greedy``."""
+    with torch.no_grad():
+        reference = [forward(model, b).double() for b in batches]
+    total = sum(s.dense_params for s in shapes)
+    probe = uniform_ranks(shapes, _budget(cfg, model, shapes) / total,
+                          cfg.rank_multiple)
+    modules = dict(model.named_modules())
+    weights = {}
+    for shape in progress_bar(shapes, desc="sensitivity weights", enabled=progress):
+        name, layer = shape.name, modules[shape.name]
+        rank = probe[name] or int(shape.allowed_ranks(cfg.rank_multiple)[-1])
+        fac = _factorize(cfg, layer.weight, rank, stats.get(name), fisher.get(name))
+        relative = layer_error(layer.weight, fac.weight(), stats[name].gram if stats else None)
+        replace_module(model, name, _to_layer(layer, fac))
+        try:
+            measured = _output_error(model, reference, batches, forward)
+        finally:
+            replace_module(model, name, layer)
+        weights[name] = measured / max(relative, 1e-12)
+    return weights
+
+
 def _factorize(cfg: CompressConfig, weight, rank, stats, row_fisher) -> Factorization:
     return factorize(cfg.method, weight, rank, stats, row_fisher, damping=cfg.damping,
                      solver=cfg.solver, asvd_alpha=cfg.asvd_alpha)
@@ -300,8 +334,10 @@ def compress(
         ``calibration`` and ``loss_fn(model, batch) -> scalar``, run on ``fisher_batches`` or
         the calibration batches), ``whiten`` (SVD-LLM; needs ``calibration``).
     calibration: batches fed as ``forward(model, batch)``; a re-iterable sequence (a list).
-    allocation: ``uniform``, ``energy``, ``greedy`` (on whitened spectra with calibration, plain
-        singular values without) or ``sensitivity`` (measured; needs calibration).
+    allocation: ``uniform``, ``energy``, ``greedy`` (on whitened spectra, each layer's relative
+        tail energy weighted by its measured output sensitivity when calibration batches are
+        given; plain singular values, unweighted, without) or ``sensitivity`` (measured cost
+        curves; needs calibration).
     rank_multiple: ranks are multiples of this (8 suits matmul kernels); layers where no such
         rank saves parameters stay dense.
     damping, solver: whitening knobs (see :mod:`lowrank_compress.methods.whiten`).
@@ -336,15 +372,18 @@ def compress(
     stats: dict[str, LayerStats] = {} if statistics is None else statistics.layers
     fisher: dict[str, torch.Tensor] = (statistics.row_fisher or {}) if statistics else {}
 
-    spectra, costs = None, None
+    spectra, costs, weights = None, None, None
     if cfg.allocation in ("energy", "greedy"):
         spectra = {n: whitened_spectrum(modules[n].weight, stats[n].gram if stats else None,
                                         cfg.damping).numpy() for n in names}
+    if cfg.allocation == "greedy" and batches:
+        weights = _sensitivity_weights(model, shapes, stats, fisher, cfg,
+                                       batches[: cfg.sensitivity_batches], forward, progress)
     if cfg.allocation == "sensitivity":
         costs = _sensitivity_costs(model, shapes, stats, fisher, cfg,
                                    batches[: cfg.sensitivity_batches], forward, progress)
     ranks = allocate_ranks(shapes, _budget(cfg, model, shapes), cfg.allocation, spectra=spectra,
-                           costs=costs, multiple_of=cfg.rank_multiple)
+                           costs=costs, weights=weights, multiple_of=cfg.rank_multiple)
 
     out = model if inplace else copy.deepcopy(model)
     out_modules = dict(out.named_modules())
