@@ -13,14 +13,20 @@ for almost every data set:
 ``q`` and ``d`` are invariant under castling ``(m1, m2, n) -> (n m2 - m1, m2, n)``, the reduction
 that :mod:`kron_mle.rational` follows.
 
-Tensor normal ``(m1, ..., mK)`` (Derksen, Makam & Walter 2022, arXiv:2011.03849): decided here
-are (i) the necessary flattening condition ``m_j^2 <= n prod_i m_i`` for every mode (otherwise
+Tensor normal ``(m1, ..., mK)``. Derksen, Makam & Walter (2022, arXiv:2011.03849) settle every
+case (a.s. boundedness, existence, uniqueness; bounded implies existence). This module
+implements only part of their answer: (i) the necessary flattening condition
+``m_j <= n prod_{i != j} m_i`` for every mode (equivalently ``m_j^2 <= n prod_i m_i``; otherwise
 the mode-``j`` unfolding is rank deficient and the likelihood unbounded); (ii) the castling
 reduction ``m_j -> n prod_{i != j} m_i - m_j`` while it shrinks a mode, dropping modes of size 1;
-if at most two modes remain, the matrix rule above decides exactly; (iii) ``n >= prod m_i`` (the
-sample covariance is a.s. positive definite, so the likelihood is bounded and proper): an MLE
-exists. Everything else is reported as *undecided*: the exact semistability rules for three or
-more castling-minimal modes are not implemented, and ``fit`` then relies on divergence detection.
+if at most two modes remain, the matrix rule above decides exactly; (iii) ``n >= prod m_i``
+(the sample covariance is a.s. positive definite, so the likelihood is bounded): an MLE exists
+(status ``"exists"``: uniqueness is not decided here). Not decided by this implementation: a
+castling-minimal form with three or more modes larger than 1 that satisfies the flattening
+condition with ``n < prod m_i`` (e.g. ``(30, 30, 30)`` with ``n = 5``): status ``"undecided"``.
+Deciding it needs the stability/semistability criteria of Derksen-Makam-Walter for such
+castling-minimal tuples, which are not implemented; ``fit`` then runs and relies on divergence
+detection on the actual data.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def symmetrise_lower(S: torch.Tensor) -> torch.Tensor:
 
 
 class BlasHalfSteps:
-    """TRSM + SYRK half-steps on CPU for data ``Y`` ``(B, n, m1, m2)`` (float32 or float64)."""
+    """TRTRI + TRMM + SYRK half-steps on CPU for data ``Y`` ``(B, n, m1, m2)`` (float32 or float64)."""
 
     def __init__(self, Y: torch.Tensor) -> None:
         if Y.device.type != "cpu" or Y.dtype not in (torch.float32, torch.float64):
@@ -84,7 +84,7 @@ class BlasHalfSteps:
         # triangle of out[b]
         c = out[b].numpy().T
         res = self.syrk(alpha, a, beta=0.0, c=c, trans=trans, lower=0, overwrite_c=1)
-        if not np.shares_memory(res, c):  # pragma: no cover - f2py copied
+        if not np.may_share_memory(res, c):  # pragma: no cover - f2py copied
             c[...] = res
 
     def _inverse(self, L: torch.Tensor) -> np.ndarray:
@@ -105,7 +105,7 @@ class BlasHalfSteps:
                 # the Fortran view of W (m1 n, m2) is W^T (m2, m1 n): W^T <- L2^{-1} W^T
                 Wt = W.reshape(m1 * n, m2).T
                 out = self.trmm(1.0, self._inverse(L2[b]), Wt, lower=1, overwrite_b=1)
-                if not np.shares_memory(out, W):  # pragma: no cover - f2py copied
+                if not np.may_share_memory(out, W):  # pragma: no cover - f2py copied
                     Wt[...] = out
             # the Fortran view of W (m1, n m2) is (n m2, m1); SYRK with trans: W W^T
             self._syrk(W.reshape(m1, n * m2).T, self.S1, b, 1.0 / (n * m2), trans=1)
@@ -123,7 +123,7 @@ class BlasHalfSteps:
                 Vt = V.reshape(m1, n * m2).T
                 Li = self._inverse(L1[b])
                 out = self.trmm(1.0, Li, Vt, side=1, lower=1, trans_a=1, overwrite_b=1)
-                if not np.shares_memory(out, V):  # pragma: no cover - f2py copied
+                if not np.may_share_memory(out, V):  # pragma: no cover - f2py copied
                     Vt[...] = out
             # the Fortran view of V (m1 n, m2) is (m2, m1 n); SYRK: V^T V
             self._syrk(V.reshape(m1 * n, m2).T, self.S2, b, 1.0 / (n * m1), trans=0)
