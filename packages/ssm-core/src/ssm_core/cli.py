@@ -27,10 +27,10 @@ def _bench(args: argparse.Namespace) -> int:
         seed=args.seed,
         which=which,
         progress=args.progress,
+        out=args.out,  # written inside the thread pin, so the header names it
     )
-    path = report.write(args.out)
     print(report.to_markdown())
-    print(f"wrote {path}")
+    print(f"wrote {args.out / 'ssm-core'}.json")
     return 0
 
 
