@@ -145,3 +145,34 @@ def test_slot_margins_reach_the_joint_minimum():
     torch.testing.assert_close(full, exact)
     for r in (0, 1, 3):
         assert (slot_margins(tables, r)[0] <= exact + 1e-12).all()
+
+
+@pytest.mark.parametrize("V,K,d", [(8, 3, 16), (6, 4, 8), (5, 2, 8)])
+@pytest.mark.parametrize("seed", range(3))
+def test_rank1_intervals_contain_the_scores_and_the_bound_is_sound(V, K, d, seed):
+    from interp_tools.maxofk.rank1 import rank1_score_bounds
+
+    model = make_model(maxofk_config(V, K, d), seed=seed)
+    w = path_weights(model)
+    s = path_tables(w).scores
+    lo, hi = rank1_score_bounds(w)[:2]
+    # a per-query shift c_q with lo ≤ s + c_q ≤ hi exists
+    assert ((lo - s).amax(dim=(1, 2)) <= (hi - s).amin(dim=(1, 2)) + 1e-12).all()
+    truth = brute_force_accuracy(model).accuracy
+    rank1 = subcubic_bound(model, eqke="rank1").accuracy
+    assert rank1 <= subcubic_bound(model).accuracy <= truth
+
+
+def test_rank1_is_exact_for_a_rank1_eqke():
+    model = make_model(maxofk_config(8, 3, 16), seed=0)
+    with torch.no_grad():  # make E W_K rank 1: every key row a multiple of one vector
+        model.blocks[0].attn.W_K.weight.copy_(
+            torch.outer(model.blocks[0].attn.W_K.weight[:, 0], torch.ones(16)) / 4
+        )
+    from interp_tools.maxofk.rank1 import rank1_score_bounds
+
+    w = path_weights(model)
+    lo, hi = rank1_score_bounds(w)[:2]
+    assert (hi - lo).abs().max() < 1e-7  # √(rounding) of the cancelling row norm
+    with pytest.raises(ValueError, match="eqke"):
+        subcubic_bound(model, eqke="rank2")

@@ -42,6 +42,7 @@ class PathTables:
     ov: torch.Tensor
     direct: torch.Tensor
     ops: float
+    score_ops: float = 0.0  # the part of ``ops`` spent on the exact ``scores``
 
 
 def path_tables(w: PathWeights) -> PathTables:
@@ -52,10 +53,18 @@ def path_tables(w: PathWeights) -> PathTables:
     M = w.W_V @ w.W_O @ w.W_U  # [d, V]
     ov = (w.E @ M)[None] + (w.P @ M)[:, None]  # [K, V, V]
     U = (w.E + w.P[-1]) @ w.W_U
-    ops = 2 * (V * d * dh + V * d * dh + K * d * dh + V * dh * V + V * dh * K)  # scores
-    ops += 2 * (d * dh * d + d * d * V + V * d * V + K * d * V) + 2 * V * d * V  # OV, U
-    ops += 4 * (K * V * V + V * V) + 2 * V * K * V  # margins (top-2, select), shift
-    return PathTables(s, margin_vs_best_other(ov), margin_vs_best_other(U), ov, U, float(ops))
+    score_ops = 2 * (V * d * dh + V * d * dh + K * d * dh + V * dh * V + V * dh * K) + 2 * V * K * V
+    ops = score_ops + 2 * (d * dh * d + d * d * V + V * d * V + K * d * V) + 2 * V * d * V  # OV, U
+    ops += 4 * (K * V * V + V * V)  # margins (top-2, select)
+    return PathTables(
+        s,
+        margin_vs_best_other(ov),
+        margin_vs_best_other(U),
+        ov,
+        U,
+        float(ops),
+        float(score_ops),
+    )
 
 
 def all_max_certified(t: PathTables) -> torch.Tensor:
