@@ -26,7 +26,7 @@ def test_early_stopping_restores_the_best_epoch():
 
 
 def test_pretrained_model_generalises_to_fresh_graphs():
-    model = load_pretrained("ba-2motifs-gin")
+    model = load_pretrained("ba-2motifs-gcn")
     assert not model.training
     fresh = ba_2motifs(seed=123, num_graphs=60)
     assert _accuracy(model, fresh, torch.arange(60)) >= 0.95
