@@ -164,3 +164,14 @@ def test_pgexplainer_fit_is_seeded_and_leaves_the_global_rng_alone(graph, graph_
     assert torch.equal(ea.edge_mask, eb.edge_mask)
     c = PGExplainer(cfg).fit(graph_model, [(graph, None)], seed=4)
     assert not torch.equal(ea.edge_mask, c.explain(graph_model, graph).edge_mask)
+
+
+def test_top_nodes_within_ranks_only_the_given_nodes():
+    from gnn_explain.explain import Explanation
+
+    mask = torch.tensor([0.0, -0.5, -0.1, 0.0, 0.3, -0.2])
+    ex = Explanation("x", mask, None, None, None, 0, 4, 0.0, 0, 0)
+    assert ex.top_nodes(3).tolist() == [4, 0, 3]  # zeros outside outrank negatives
+    assert ex.top_nodes(3, within=torch.tensor([1, 2, 4, 5])).tolist() == [4, 2, 5]
+    assert ex.top_nodes(9, within=torch.tensor([1, 4])).tolist() == [4, 1]
+    assert ex.nodes_at_size(2, torch.tensor([1, 2, 4])).tolist() == [4, 2]

@@ -34,9 +34,10 @@ class Explanation:
     graphs_evaluated: int
     candidates: list[tuple[Tensor, float]] | None = None
 
-    def nodes_at_size(self, k: int) -> Tensor:
+    def nodes_at_size(self, k: int, within: Tensor | None = None) -> Tensor:
         """At most ``k`` node ids: the best-scoring candidate of at most ``k`` nodes (the
-        smallest if none is that small), else the hard subgraph, else :meth:`top_nodes`."""
+        smallest if none is that small), else the hard subgraph, else :meth:`top_nodes`
+        (ranked among the node ids ``within``, if given)."""
         if self.candidates:
             fits = [c for c in self.candidates if len(c[0]) <= k]
             if not fits:
@@ -44,17 +45,25 @@ class Explanation:
             return max(fits, key=lambda c: c[1])[0]
         if self.subgraph is not None:
             return self.subgraph
-        return self.top_nodes(k)
+        return self.top_nodes(k, within)
 
-    def top_nodes(self, k: int) -> Tensor:
+    def top_nodes(self, k: int, within: Tensor | None = None) -> Tensor:
         """The ``k`` most important node ids by ``node_mask``, ties by lower id.
 
-        For node tasks the explained node is always included first.
+        ``within`` (node ids, e.g. a node task's computation subgraph) restricts the ranking
+        to those nodes: scores can be negative (gradients, occlusion), so nodes the model
+        never sees (score 0) would otherwise outrank them. For node tasks the explained node
+        is always included first.
         """
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         scores = self.node_mask.clone().double()
+        if within is not None:
+            outside = torch.ones_like(scores, dtype=torch.bool)
+            outside[within] = False
+            scores[outside] = -torch.inf
         if self.node is not None:
             scores[self.node] = torch.inf
         order = torch.sort(-scores, stable=True).indices
-        return order[: min(k, len(order))]
+        count = len(order) if within is None else len(within)
+        return order[: min(k, count)]
