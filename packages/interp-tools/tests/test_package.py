@@ -23,9 +23,9 @@ def test_cli_version(capsys):
 
 
 def test_cli_maxofk_prove(capsys):
-    assert main(["maxofk", "prove", "--seed", "1", "--strategy", "cubic", "subcubic"]) == 0
+    assert main(["maxofk", "prove", "--seed", "1", "--strategy", "cubic", "subcubic-rank1"]) == 0
     out = capsys.readouterr().out
-    assert "| cubic |" in out and "| subcubic |" in out
+    assert "| cubic |" in out and "| subcubic (rank-1 EQKE) |" in out
 
 
 def test_cli_sae_train_small(tmp_path, capsys):

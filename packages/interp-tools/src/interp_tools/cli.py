@@ -86,6 +86,7 @@ def _maxofk_prove(args: argparse.Namespace) -> int:
     runs = {
         "cubic": cubic_bound,
         "subcubic": subcubic_bound,
+        "subcubic-rank1": lambda m: subcubic_bound(m, eqke="rank1"),
         "brute-force": brute_force_accuracy,
         "paths": brute_force_accuracy_paths,
     }
@@ -182,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
         "--strategy",
         nargs="+",
         default=["cubic", "subcubic"],
-        choices=["cubic", "subcubic", "brute-force", "paths"],
+        choices=["cubic", "subcubic", "subcubic-rank1", "brute-force", "paths"],
     )
     pr.set_defaults(fn=_maxofk_prove)
     return parser
