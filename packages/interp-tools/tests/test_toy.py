@@ -28,3 +28,19 @@ def test_induction_score_of_a_perfect_and_a_uniform_head():
     pattern = torch.cat([perfect, uniform.expand(8, 1, T, T)], dim=1)
     score = induction_score(pattern, offset, predictable)
     assert score[0] == 1.0 and score[1] < 0.25
+
+
+def test_seeded_trainings_repeat_and_leave_the_global_rng_alone():
+    from interp_tools.maxofk import maxofk_config, train_maxofk
+    from interp_tools.toy import ModularConfig, train_modular_mlp
+    from interp_tools.toy.induction import train_induction
+
+    state = torch.random.get_rng_state()
+    runs = [
+        lambda: train_maxofk(maxofk_config(8, 3, 16), steps=3, seed=1, progress=False).losses,
+        lambda: train_induction(2, steps=3, seed=1, progress=False).losses,
+        lambda: train_modular_mlp(ModularConfig(p=5, hidden=(8,)), steps=3, seed=1).losses,
+    ]
+    for run in runs:
+        assert run() == run()
+    assert torch.equal(state, torch.random.get_rng_state())
