@@ -157,7 +157,8 @@ class Scores:
     (achieved sparsity, fid+ prob, fid- prob, fid+ acc, fid- acc) of the explanation asked
     for at most (1 - level) n nodes, and ``matched``: sparsity level -> mean (fid+ prob,
     fid- prob) read off each instance's fidelity-vs-sparsity curve at exactly that level
-    (None where some instance's explanations do not reach it), see :func:`fidelity_curve`."""
+    (None where some instance's explanations do not reach it), see :func:`fidelity_curve`;
+    ``matched_each``: the same per instance (None where that instance's do not reach it)."""
 
     explainer: str
     time_s: float
@@ -168,6 +169,7 @@ class Scores:
     precision: float
     by_sparsity: dict[float, tuple[float, ...]] = field(default_factory=dict)
     matched: dict[float, tuple[float | None, float | None]] = field(default_factory=dict)
+    matched_each: dict[float, list[tuple[float | None, float | None]]] = field(default_factory=dict)
 
 
 def fidelity_curve(model: nn.Module, inst: Instance, ex: Explanation) -> list[Fidelity]:
@@ -183,12 +185,38 @@ def fidelity_curve(model: nn.Module, inst: Instance, ex: Explanation) -> list[Fi
     return fidelities(model, inst.graph, list(sets.values()), target=ex.target, node=inst.node)
 
 
-def _matched(curves: list[list[Fidelity]], level: float) -> tuple[float | None, float | None]:
-    plus = [interpolate_at([(f.sparsity, f.fid_plus_prob) for f in c], level) for c in curves]
-    minus = [interpolate_at([(f.sparsity, f.fid_minus_prob) for f in c], level) for c in curves]
-    if any(v is None for v in plus):
+def _matched_each(
+    curves: list[list[Fidelity]], level: float
+) -> list[tuple[float | None, float | None]]:
+    return [
+        (
+            interpolate_at([(f.sparsity, f.fid_plus_prob) for f in c], level),
+            interpolate_at([(f.sparsity, f.fid_minus_prob) for f in c], level),
+        )
+        for c in curves
+    ]
+
+
+def _mean_if_all(values: list[tuple[float | None, float | None]]):
+    if any(v[0] is None for v in values):
         return None, None
-    return statistics.mean(plus), statistics.mean(minus)
+    return statistics.mean(v[0] for v in values), statistics.mean(v[1] for v in values)
+
+
+def matched_on_common(
+    scores: list[Scores], level: float
+) -> tuple[list[tuple[float, float] | None], int]:
+    """Per explainer, mean (fid+, fid-) at ``level`` over the instances where every explainer
+    in ``scores`` reaches it (the same instances for all); and how many those are."""
+    n = len(scores[0].matched_each[level])
+    common = [i for i in range(n) if all(s.matched_each[level][i][0] is not None for s in scores)]
+    if not common:
+        return [None] * len(scores), 0
+    out = []
+    for s in scores:
+        vals = [s.matched_each[level][i] for i in common]
+        out.append((statistics.mean(v[0] for v in vals), statistics.mean(v[1] for v in vals)))
+    return out, len(common)
 
 
 def score_explanations(
@@ -238,7 +266,8 @@ def score_explanations(
         edge_auc=statistics.mean(edge_aucs) if edge_aucs else None,
         precision=statistics.mean(precs),
         by_sparsity={s: tuple(statistics.mean(col) for col in zip(*v)) for s, v in levels.items()},
-        matched={s: _matched(curves, s) for s in sparsities},
+        matched={s: _mean_if_all(_matched_each(curves, s)) for s in sparsities},
+        matched_each={s: _matched_each(curves, s) for s in sparsities},
     )
 
 
