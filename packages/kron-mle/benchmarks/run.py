@@ -55,11 +55,13 @@ def rational_vs_flipflop(
     ll_tol: float,
     repeats: int,
     out: Path,
+    suffix: str = "",
 ) -> None:
+    """``suffix`` keeps a ``--quick`` run's plot from replacing the ``--full`` one."""
     curves = {}
     for triple in triples:
         curves[triple] = _rational_case(report, tag, triple, target, ll_tol, repeats)
-    plot_convergence(curves, out / f"kron-mle-{tag}-convergence.png", tag)
+    plot_convergence(curves, out / f"kron-mle-{tag}-convergence{suffix}.png", tag)
 
 
 def plot_convergence(curves: dict, path: Path, tag: str) -> None:
@@ -273,14 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = BenchmarkReport("kron-mle")
     repeats = args.repeats or (5 if args.full else 3)
+    suffix = "" if args.full else "-quick"
     with limit_threads(args.threads):
         report.metric("torch threads", thread_info()["torch_threads"], "")
         if "B1" in args.only:
             b1 = B1 if args.full else B1[:2]
-            rational_vs_flipflop(report, "B1", b1, 100, 1e-10, repeats, Path(args.out))
+            rational_vs_flipflop(report, "B1", b1, 100, 1e-10, repeats, Path(args.out), suffix)
         if "B2" in args.only:
             b2 = B2 if args.full else [B2[0], B2[2]]
-            rational_vs_flipflop(report, "B2", b2, 50, 1e-9, repeats, Path(args.out))
+            rational_vs_flipflop(report, "B2", b2, 50, 1e-9, repeats, Path(args.out), suffix)
         if "B3" in args.only:
             sweep_cost(report, B3 if args.full else B3[:3], repeats)
         if "B4" in args.only:
