@@ -177,3 +177,29 @@ def test_progress_bar_over_sweeps(Y, capsys):
     shown = fit(Y, method="flipflop", progress=True)
     assert "sweep" in capsys.readouterr().err
     assert float(shown.loglik) == float(quiet.loglik)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_batched_tensor_shrinkage_and_lrt(spd):
+    """The torch kernel on CUDA against the CPU engines; the BLAS kernel refuses CUDA data."""
+    from kron_mle import separability_lrt, shrinkage_fit
+
+    Ys = torch.stack([sample([spd(4, s), spd(3, s + 5)], 6, seed=s) for s in range(3)])
+    cpu, gpu = (
+        fit(Ys, batched=True, method="flipflop"),
+        fit(Ys.cuda(), batched=True, method="flipflop"),
+    )
+    assert gpu.n_iter.shape == (3,) and bool(gpu.converged.all())
+    np.testing.assert_allclose(gpu.loglik.cpu(), cpu.loglik, rtol=1e-9)
+    T = sample([spd(2, 0), spd(3, 1), spd(2, 2)], 5, seed=1)
+    assert abs(float(fit(T.cuda()).loglik) - float(fit(T).loglik)) < 1e-9 * abs(
+        float(fit(T).loglik)
+    )
+    shr_c, shr_g = shrinkage_fit(Ys[0], 0.2), shrinkage_fit(Ys[0].cuda(), 0.2)
+    np.testing.assert_allclose(shr_g.sigma1.cpu(), shr_c.sigma1, rtol=1e-8, atol=1e-10)
+    Y = sample([spd(3, 0), spd(2, 1)], 30, seed=2)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    res = separability_lrt(Y.cuda(), n_mc=9, generator=gen)
+    assert res.null_statistics.is_cuda and 1 / 10 <= res.p_mc <= 1
+    with pytest.raises(ValueError, match="kernel='torch'"):
+        fit(Ys[0].cuda(), method="flipflop", config=FlipFlopConfig(kernel="blas"))
