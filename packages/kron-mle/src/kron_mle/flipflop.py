@@ -195,7 +195,8 @@ def flipflop(
             n_iter = torch.where(done, n_iter, it)
             if prev is not None:
                 small = (ll - prev).abs() <= tol_ll * ll.abs()
-                if bool(small.any()) or it == last:  # the score residual only when it can matter
+                # the score residual only when it can matter (for a problem still running)
+                if bool((small & ~done).any()) or it == last:
                     resid = whitened_residual(S1, L1_prev)
                     done = done | (small & (resid <= tol_score))
             elif it == last:
