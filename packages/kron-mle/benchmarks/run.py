@@ -273,6 +273,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run only these benchmarks",
     )
     args = parser.parse_args(argv)
+    if isinstance(thread_info()["blas"], str):  # "threadpoolctl not installed"
+        print(
+            "warning: threadpoolctl is missing, so the BLAS kernel's OpenBLAS threads are not "
+            "pinned; install the bench extra (pip install 'kron-mle[bench]')",
+            file=sys.stderr,
+        )
     report = BenchmarkReport("kron-mle")
     repeats = args.repeats or (5 if args.full else 3)
     suffix = "" if args.full else "-quick"
