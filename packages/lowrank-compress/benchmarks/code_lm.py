@@ -93,10 +93,10 @@ def _runs(quick: bool) -> list[tuple[str, float, str, bool]]:
 def evaluate(args: argparse.Namespace) -> None:
     """Compress the shipped model with every method; ΔPPL on held-out files, one process."""
     report = BenchmarkReport("lowrank-compress")
-    model = load_bytelm(RESULTS / "model")
+    model = load_bytelm(args.model)
     train_data, test_data = stdlib_corpus()
     ctx = model.config.context
-    evals = fixed_windows(test_data, N_EVAL, ctx + 1)
+    evals = fixed_windows(test_data, args.eval, ctx + 1)
     calib = list(random_windows(train_data, N_CALIB, ctx + 1, make_generator(1)).split(CALIB_BATCH))
     names = target_linears(model)
     rows, stats = [], None
@@ -120,9 +120,9 @@ def evaluate(args: argparse.Namespace) -> None:
             print(f"  {method:>6} {ratio:.0%} {alloc:>11} refit={refit}: ppl {ppl:.4f} "
                   f"(+{ppl - base:.4f}), layer err {rows[-1]['mean_layer_error']:.4f}", flush=True)
     _targets(report, rows, base)
-    _table_and_plot(rows, base)
+    _table_and_plot(rows, base, args.out)
     report.metric("original held-out perplexity", base, "bytes^-1")
-    report.write(RESULTS)
+    report.write(args.out)
     print(report.to_markdown())
 
 
@@ -148,7 +148,7 @@ def _targets(report: BenchmarkReport, rows: list[dict], base: float) -> None:
         report.metric(f"dPPL {a} / uniform @40% (whiten)", d["whiten", 0.4, a, False] / w40, "")
 
 
-def _table_and_plot(rows: list[dict], base: float) -> None:
+def _table_and_plot(rows: list[dict], base: float, out: Path) -> None:
     lines = [f"Original held-out perplexity: {base:.4f} per byte", "",
              "| method | allocation | refit | removed (block linears) | whole model | ppl | "
              "delta ppl | layer error |", "|---|---|---|---:|---:|---:|---:|---:|"]
@@ -156,8 +156,8 @@ def _table_and_plot(rows: list[dict], base: float) -> None:
         lines.append(f"| {x['method']} | {x['allocation']} | {x['refit']} | "
                      f"{x['linear_reduction']:.1%} | {x['model_reduction']:.1%} | {x['ppl']:.4f} | "
                      f"{x['delta_ppl']:.4f} | {x['mean_layer_error']:.4f} |")
-    atomic_write_text(RESULTS / "code_lm.md", "\n".join(lines) + "\n")
-    atomic_write_json(RESULTS / "code_lm.json", {"original_ppl": base, "rows": rows,
+    atomic_write_text(out / "code_lm.md", "\n".join(lines) + "\n")
+    atomic_write_json(out / "code_lm.json", {"original_ppl": base, "rows": rows,
                                                  "hardware": hardware_summary()})
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in METHODS:
@@ -170,7 +170,7 @@ def _table_and_plot(rows: list[dict], base: float) -> None:
            ylabel="held-out perplexity increase", title="Byte-level code LM (stdlib source)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(RESULTS / "code_lm.png", dpi=120)
+    fig.savefig(out / "code_lm.png", dpi=120)
     plt.close(fig)
 
 
@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     e = sub.add_parser("evaluate")
     e.add_argument("--quick", action="store_true", help="20 % and 40 % only")
     e.add_argument("--threads", type=int, default=1)
+    e.add_argument("--model", type=Path, default=RESULTS / "model")
+    e.add_argument("--eval", type=int, default=N_EVAL, help="held-out windows")
+    e.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     (train if args.command == "train" else evaluate)(args)
 

@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> None:
                       passed=mean["drop_aware"] <= 0.5 * mean["drop_free"] if target else None)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = f"tucker_digits_w{args.width}"
-    atomic_write_json(RESULTS / f"{stem}.json", {"rows": rows, "means": means,
-                                                 "hardware": hardware_summary()})
+    atomic_write_json(RESULTS / f"{stem}_rows.json", {"rows": rows, "means": means,
+                                                      "hardware": hardware_summary()})
     report.write(RESULTS, name=stem)
     print(report.to_markdown())
 
