@@ -38,24 +38,20 @@ def main() -> None:
             SceneConfig(n_train_times=100, n_test_times=20, width=args.size, height=args.size),
         )
     data, test = load_dnerf(scene, "train"), load_dnerf(scene, "test")
+    # Paper learning rates (times the camera extent, decaying), density control in both stages,
+    # as benchmarks/quality.py --size 128.
     cfg = TrainConfig(
-        coarse_iters=2000,
-        fine_iters=12000,
-        n_init=3000,
-        half_extent=1.0,
-        sh_degree=3,
-        lr_means=1.6e-3,
-        lr_means_final=1.6e-5,
-        lr_sh=5e-3,
-        lr_scales=1e-2,
+        coarse_iters=1000,
+        fine_iters=9000,
+        n_init=4000,
+        sh_degree=1,
+        sh_every=500,
         densify_from=100,
-        densify_until=1800,
+        densify_until=5000,
         densify_every=100,
         opacity_reset_every=100_000,
-        lr_grid=5e-3,
-        lr_mlp=5e-4,
         lambda_ssim=0.2,
-        densify=DensifyConfig(grad_threshold=5e-5, max_gaussians=40_000),
+        densify=DensifyConfig(max_gaussians=20_000),
     )
     start = time.perf_counter()
     res = train(data, cfg, args.out / "run")

@@ -7,14 +7,25 @@ import math
 import pytest
 import torch
 
+from gauss4d.camera import orbit_camera
 from gauss4d.data import SceneConfig, load_dnerf, make_scene
+from gauss4d.data.dnerf import DNeRFSplit
+from gauss4d.data.synthetic import render_view
 from gauss4d.deformation import DeformationConfig
 from gauss4d.hexplane import HexPlaneConfig
+from gauss4d.metrics import psnr
 from gauss4d.train import TrainConfig, TrainingDiverged, train
 from gauss4d.train.densify import DensifyConfig, GradStats, densify_and_prune, reset_opacity
 from gauss4d.train.init import init_from_points, init_random
 from gauss4d.train.optim import Adam, GaussianAdam
-from gauss4d.train.trainer import load_run
+from gauss4d.train.trainer import (
+    _deform_lrs,
+    _lrs,
+    _means_lr,
+    _State,
+    camera_extent,
+    load_run,
+)
 
 LRS = {"means": 1e-2, "log_scales": 1e-2, "quats": 1e-2, "opacity_logits": 1e-2, "sh": 1e-2}
 
@@ -157,3 +168,68 @@ def test_fine_stage_densification_changes_the_count(tiny_data):
     res = train(tiny_data, cfg, progress=False)
     fine = [h["n_gaussians"] for h in res.history if h["stage"] == "fine"]
     assert fine[-1] > fine[0]
+
+
+def test_camera_extent_is_3dgs_scene_scale():
+    """1.1 x the largest distance of a camera centre from their mean: cameras on a circle of
+    radius 3 give 3.3; a single camera falls back to 1.1 x its distance from the origin."""
+    cams = [orbit_camera(a * math.pi / 2, 0.0, 3.0, 0.7, 8, 8) for a in range(4)]
+    assert camera_extent(cams) == pytest.approx(3.3, rel=1e-5)
+    assert camera_extent(cams[:1]) == pytest.approx(3.3, rel=1e-5)
+
+
+def test_learning_rates_scale_with_extent_and_decay_as_4dgs():
+    cfg = TrainConfig(coarse_iters=100, fine_iters=300)
+    assert _lrs(cfg, 2.0)["means"] == pytest.approx(2 * cfg.lr_means)
+    assert _means_lr(cfg, 400, 2.0) == pytest.approx(2 * cfg.lr_means_final)
+    assert _deform_lrs(cfg, 100, 2.0) == pytest.approx((2 * cfg.lr_grid, 2 * cfg.lr_mlp))
+    assert _deform_lrs(cfg, 400, 2.0) == pytest.approx(
+        (2 * cfg.lr_grid_final, 2 * cfg.lr_mlp_final)
+    )
+    mid = _deform_lrs(cfg, 250, 1.0)[0]  # exponential: the geometric mean half-way
+    assert mid == pytest.approx(math.sqrt(cfg.lr_grid * cfg.lr_grid_final))
+    with pytest.raises(ValueError, match="learning rates"):
+        TrainConfig(lr_grid_final=0.0)
+    with pytest.raises(ValueError, match="scene_extent"):
+        TrainConfig(scene_extent=-1.0)
+
+
+def test_fine_stage_optimiser_follows_the_deformation_schedule():
+    cfg = TrainConfig(coarse_iters=10, fine_iters=20, n_init=8, sh_degree=0)
+    state = _State(cfg, 2.0)
+    state.step = cfg.coarse_iters
+    state.start_fine()
+    lrs = state.deform_opt.lrs
+    grid = [lr for n, lr in lrs.items() if n.startswith("encoder.")]
+    mlp = [lr for n, lr in lrs.items() if not n.startswith("encoder.")]
+    assert grid and mlp
+    assert grid == pytest.approx([2 * cfg.lr_grid] * len(grid))
+    assert mlp == pytest.approx([2 * cfg.lr_mlp] * len(mlp))
+    state.step = cfg.total_iters
+    state.set_deform_lrs()
+    assert min(lrs.values()) == pytest.approx(2 * cfg.lr_mlp_final)
+    assert max(lrs.values()) == pytest.approx(2 * cfg.lr_grid_final)
+
+
+def test_overfits_one_image():
+    """The static machinery (rasterizer gradients, learning rates, activations, density
+    control) fits one 16x16 view of the synthetic scene to >= 28 dB in 300 steps."""
+    torch.set_num_threads(1)
+    cam = orbit_camera(0.5, 0.4, 3.3, math.radians(40), 16, 16)
+    rgba = torch.from_numpy(render_view(cam.world_to_cam.double().numpy(), cam.fx, 16, 16, 0.3))
+    rgba = rgba.float()
+    image = rgba[..., :3] * rgba[..., 3:] + 1 - rgba[..., 3:]
+    data = DNeRFSplit(image[None], rgba[None, ..., 3], torch.tensor([0.3]), [cam], torch.ones(3))
+    cfg = TrainConfig(
+        coarse_iters=300,
+        fine_iters=0,
+        n_init=300,
+        sh_degree=0,
+        densify_from=50,
+        densify_until=250,
+        densify_every=50,
+        log_every=300,
+    )
+    res = train(data, cfg, progress=False)
+    out = res.model.render(cam, 0.3, torch.ones(3)).image.clamp(0, 1)
+    assert psnr(out, image) >= 28.0

@@ -164,12 +164,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 # A short schedule: 10x the 3D-GS position lr and 4x the colour lr (the paper's rates are set
-# for 30k steps from an SfM init), a lower densification threshold, deformation lrs x6.
+# for 30k steps from an SfM init), a lower densification threshold, deformation lrs x6 without
+# decay, lrs scaled by a unit extent, density control in the coarse stage only.
 DEMO_TRAIN = dict(
     coarse_iters=300,
     fine_iters=300,
     n_init=800,
     half_extent=1.0,
+    scene_extent=1.0,
+    densify_fine=False,
+    lr_grid_final=1e-2,
+    lr_mlp_final=1e-3,
     sh_degree=1,
     sh_every=200,
     lr_means=1.6e-3,

@@ -18,6 +18,7 @@ import torch
 
 from accelerator_utils import atomic_torch_save, make_generator
 from accelerator_utils import progress as progress_bar
+from gauss4d.camera import Camera
 from gauss4d.data.dnerf import DNeRFSplit
 from gauss4d.deformation import DeformationConfig, DeformationField
 from gauss4d.gaussians import Gaussians
@@ -37,15 +38,38 @@ class TrainingDiverged(RuntimeError):
     """A loss or parameter became NaN/Inf; the last good checkpoint is kept."""
 
 
+_LR_FIELDS = (
+    "lr_means",
+    "lr_means_final",
+    "lr_sh",
+    "lr_opacity",
+    "lr_scales",
+    "lr_quats",
+    "lr_grid",
+    "lr_grid_final",
+    "lr_mlp",
+    "lr_mlp_final",
+)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Iterations, learning rates (per Gaussian tensor, deformation grid and MLP), density
-    control schedule and loss weights. Defaults follow 3D-GS / 4D-GS, scaled for small scenes."""
+    control schedule and loss weights. Defaults follow 3D-GS / 4D-GS.
+
+    ``half_extent``: the box [-h, h]^3 of the random initialisation. ``scene_extent``: the
+    spatial scale (world units) that the position, grid and MLP learning rates and the density
+    control thresholds are multiplied by, as 3D-GS / 4D-GS do; None takes it from the training
+    cameras (``camera_extent``). Position lr decays exponentially from ``lr_means`` to
+    ``lr_means_final`` over the run, grid and MLP lrs from ``lr_grid`` / ``lr_mlp`` to their
+    ``_final`` values over the fine stage (4D-GS).
+    """
 
     coarse_iters: int = 3000
     fine_iters: int = 6000
     n_init: int = 3000
     half_extent: float = 1.3
+    scene_extent: float | None = None
     sh_degree: int = 3
     sh_every: int = 1000
     lr_means: float = 1.6e-4
@@ -55,12 +79,14 @@ class TrainConfig:
     lr_scales: float = 5e-3
     lr_quats: float = 1e-3
     lr_grid: float = 1.6e-3
+    lr_grid_final: float = 1.6e-4
     lr_mlp: float = 1.6e-4
+    lr_mlp_final: float = 1.6e-5
     densify_from: int = 500
     densify_until: int = 2500
     densify_every: int = 100
     opacity_reset_every: int = 3000
-    densify_fine: bool = False
+    densify_fine: bool = True
     densify: DensifyConfig = field(default_factory=DensifyConfig)
     deformation: DeformationConfig = field(default_factory=DeformationConfig)
     lambda_ssim: float = 0.0
@@ -75,6 +101,13 @@ class TrainConfig:
             raise ValueError("need coarse_iters >= 1, fine_iters >= 0 and n_init >= 4")
         if self.checkpoint_every < 1 or self.log_every < 1 or self.densify_every < 1:
             raise ValueError("checkpoint_every, log_every and densify_every must be >= 1")
+        if self.scene_extent is not None and not self.scene_extent > 0:
+            raise ValueError(f"scene_extent must be > 0 or None, got {self.scene_extent}")
+        lrs = [getattr(self, n) for n in _LR_FIELDS]
+        if not all(lr > 0 and math.isfinite(lr) for lr in lrs):
+            raise ValueError(f"learning rates {_LR_FIELDS} must be finite and > 0, got {lrs}")
+        if self.half_extent <= 0:
+            raise ValueError(f"half_extent must be > 0, got {self.half_extent}")
 
     @property
     def total_iters(self) -> int:
@@ -93,16 +126,40 @@ class TrainResult:
     checkpoint: Path | None
 
 
-def _means_lr(cfg: TrainConfig, step: int) -> float:
+def camera_extent(cameras: list[Camera]) -> float:
+    """3D-GS's scene scale: 1.1 times the largest distance of a camera centre from their mean
+    (world units). For cameras on a sphere of radius r around the scene it is about 1.1 r.
+    With a single viewpoint it falls back to 1.1 times the camera's distance from the origin."""
+    centers = torch.stack([c.center.double() for c in cameras])
+    radius = (centers - centers.mean(0)).norm(dim=-1).max().item()
+    if radius < 1e-6:
+        radius = centers.norm(dim=-1).max().item()
+    return 1.1 * radius if radius > 1e-6 else 1.0
+
+
+def log_lerp(start: float, end: float, frac: float) -> float:
+    """Exponential interpolation from ``start`` (frac 0) to ``end`` (frac >= 1)."""
+    frac = min(max(frac, 0.0), 1.0)
+    return math.exp((1 - frac) * math.log(start) + frac * math.log(end))
+
+
+def _means_lr(cfg: TrainConfig, step: int, extent: float) -> float:
     """Exponential decay from lr_means to lr_means_final over the whole run (times extent)."""
-    frac = min(step / max(cfg.total_iters, 1), 1.0)
-    log_lr = (1 - frac) * math.log(cfg.lr_means) + frac * math.log(cfg.lr_means_final)
-    return math.exp(log_lr) * cfg.half_extent
+    return log_lerp(cfg.lr_means, cfg.lr_means_final, step / max(cfg.total_iters, 1)) * extent
 
 
-def _lrs(cfg: TrainConfig) -> dict[str, float]:
+def _deform_lrs(cfg: TrainConfig, step: int, extent: float) -> tuple[float, float]:
+    """(grid lr, MLP lr) at global ``step``: exponential decay over the fine stage, times extent."""
+    frac = (step - cfg.coarse_iters) / max(cfg.fine_iters, 1)
+    return (
+        log_lerp(cfg.lr_grid, cfg.lr_grid_final, frac) * extent,
+        log_lerp(cfg.lr_mlp, cfg.lr_mlp_final, frac) * extent,
+    )
+
+
+def _lrs(cfg: TrainConfig, extent: float) -> dict[str, float]:
     return {
-        "means": cfg.lr_means * cfg.half_extent,
+        "means": cfg.lr_means * extent,
         "log_scales": cfg.lr_scales,
         "quats": cfg.lr_quats,
         "opacity_logits": cfg.lr_opacity,
@@ -121,13 +178,14 @@ def _scene_box(g: Gaussians) -> torch.Tensor:
 class _State:
     """Everything that a checkpoint holds."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, extent: float):
         self.cfg = cfg
+        self.extent = extent
         self.gen = make_generator(cfg.seed)
         self.step = 0
         self.history: list[dict] = []
         self.opt = GaussianAdam(
-            init_random(cfg.n_init, cfg.half_extent, cfg.sh_degree, self.gen), _lrs(cfg)
+            init_random(cfg.n_init, cfg.half_extent, cfg.sh_degree, self.gen), _lrs(cfg, extent)
         )
         self.stats = GradStats(cfg.n_init)
         self.deform: DeformationField | None = None
@@ -138,14 +196,20 @@ class _State:
         self.static = self.opt.gaussians.detach()
         self.deform = DeformationField(self.cfg.deformation, _scene_box(self.static), self.gen)
         params = dict(self.deform.named_parameters())
-        lrs = {n: self.cfg.lr_grid if n.startswith("encoder.") else self.cfg.lr_mlp for n in params}
-        self.deform_opt = Adam(params, lrs, eps=1e-15)
+        self.deform_opt = Adam(params, dict.fromkeys(params, 0.0), eps=1e-15)
+        self.set_deform_lrs()
+
+    def set_deform_lrs(self) -> None:
+        grid, mlp = _deform_lrs(self.cfg, self.step, self.extent)
+        for n in self.deform_opt.lrs:
+            self.deform_opt.lrs[n] = grid if n.startswith("encoder.") else mlp
 
     def save(self, path: Path) -> None:
         atomic_torch_save(
             {
                 "config": asdict(self.cfg),
                 "step": self.step,
+                "extent": self.extent,
                 "history": self.history,
                 "opt": self.opt.state_dict(),
                 "rng": self.gen.get_state(),
@@ -227,7 +291,8 @@ def train(
     if len(data) < 1:
         raise ValueError("the training split has no frames")
     start = time.perf_counter()
-    state = _State(cfg)
+    extent = cfg.scene_extent if cfg.scene_extent is not None else camera_extent(data.cameras)
+    state = _State(cfg, extent)
     ckpt = None if out_dir is None else Path(out_dir) / CHECKPOINT
     if ckpt is not None and ckpt.exists():
         state.load(ckpt)
@@ -245,12 +310,13 @@ def train(
         _density_control(state, out, data.cameras[idx])
         state.opt.step()
         if state.deform_opt is not None:
+            state.set_deform_lrs()
             state.deform_opt.step()
             state.deform_opt.zero_grad()
         state.opt.zero_grad()
         _check_finite(state, loss.detach(), ckpt)
         state.step += 1
-        state.opt.lrs["means"] = _means_lr(cfg, state.step)
+        state.opt.lrs["means"] = _means_lr(cfg, state.step, state.extent)
         if state.step % cfg.log_every == 0 or state.step == cfg.total_iters:
             stage = "coarse" if state.deform is None else "fine"
             state.history.append(
@@ -289,7 +355,7 @@ def _density_control(state: _State, out, camera) -> None:
         densify_and_prune(
             state.opt,
             state.stats,
-            cfg.half_extent,
+            state.extent,
             cfg.densify,
             state.gen,
             prune_large=step > cfg.opacity_reset_every,
@@ -318,7 +384,7 @@ def load_run(run_dir: str | Path) -> tuple[DynamicModel, DynamicModel]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: train a model with `gauss4d train` first")
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    state = _State(config_from_dict(ck["config"]))
+    state = _State(config_from_dict(ck["config"]), ck["extent"])
     state.load(path)
     static = state.static if state.static is not None else state.opt.gaussians.detach()
     return state.model(), DynamicModel(static)
