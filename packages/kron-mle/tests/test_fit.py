@@ -1,6 +1,7 @@
 """fit(): normalisations, mean handling, numpy/torch input, batching, AIC/BIC, bad input."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -203,3 +204,12 @@ def test_cuda_batched_tensor_shrinkage_and_lrt(spd):
     assert res.null_statistics.is_cuda and 1 / 10 <= res.p_mc <= 1
     with pytest.raises(ValueError, match="kernel='torch'"):
         fit(Ys[0].cuda(), method="flipflop", config=FlipFlopConfig(kernel="blas"))
+
+
+def test_read_only_arrays_are_accepted_without_warning(Y):
+    arr = Y.numpy().copy()
+    arr.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = fit(arr, method="flipflop")
+    assert float(res.loglik) == float(fit(Y, method="flipflop").loglik)

@@ -29,6 +29,10 @@ def as_data(
     """
     if not isinstance(Y, (torch.Tensor, np.ndarray)):
         raise TypeError(f"data must be a numpy array or torch tensor, got {type(Y).__name__}")
+    if isinstance(Y, np.ndarray) and not Y.flags.writeable:
+        Y = (
+            Y.copy()
+        )  # read-only arrays (np.load mmap, broadcast views): torch needs writable memory
     t = torch.as_tensor(Y)
     if t.is_complex():
         raise TypeError("complex data are not supported: pass real-valued samples")
@@ -71,7 +75,7 @@ def as_factor(S: ArrayLike, m: int, name: str, like: torch.Tensor) -> torch.Tens
     if t.ndim < 2 or t.shape[-2:] != (m, m):
         raise ValueError(f"{name} must have shape (..., {m}, {m}), got {tuple(t.shape)}")
     check_finite(t, name)
-    if not torch.allclose(t, t.mT, rtol=1e-6, atol=1e-8 * float(t.abs().max())):
+    if not torch.allclose(t, t.mT, rtol=1e-6, atol=1e-8 * float(t.detach().abs().max())):
         raise ValueError(f"{name} must be symmetric; symmetrise it with (S + S.T) / 2")
     _, info = torch.linalg.cholesky_ex(t)
     if bool((info != 0).any()):
