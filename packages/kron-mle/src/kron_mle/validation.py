@@ -30,9 +30,8 @@ def as_data(
     if not isinstance(Y, (torch.Tensor, np.ndarray)):
         raise TypeError(f"data must be a numpy array or torch tensor, got {type(Y).__name__}")
     if isinstance(Y, np.ndarray) and not Y.flags.writeable:
-        Y = (
-            Y.copy()
-        )  # read-only arrays (np.load mmap, broadcast views): torch needs writable memory
+        # read-only arrays (np.load mmap, broadcast views): torch needs writable memory
+        Y = Y.copy()
     t = torch.as_tensor(Y)
     if t.is_complex():
         raise TypeError("complex data are not supported: pass real-valued samples")
