@@ -207,3 +207,12 @@ def test_transformer_seed_is_reproducible_without_global_rng():
     bound = 1 / 16**0.5
     w = one.blocks[0].attn.W_Q.weight
     assert w.abs().max() <= bound and w.std() > 0.4 * bound
+
+
+def test_shared_module_resolves_under_every_alias():
+    shared = nn.Linear(4, 4)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    x = torch.randn(2, 4)
+    out, cache = run_with_cache(model, x, names=["0", "1", "2"])
+    torch.testing.assert_close(cache["1"], torch.relu(shared(x)))
+    torch.testing.assert_close(out, model(x))

@@ -80,7 +80,7 @@ def resolve_modules(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
             return [model.get_submodule(name) for name in names]
         except AttributeError:
             pass
-    modules = dict(model.named_modules())
+    modules = dict(model.named_modules(remove_duplicate=False))  # shared modules: every alias
     for name in names:
         if name not in modules:
             raise _missing(model, name, modules)
