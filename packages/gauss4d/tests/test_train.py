@@ -233,3 +233,23 @@ def test_overfits_one_image():
     res = train(data, cfg, progress=False)
     out = res.model.render(cam, 0.3, torch.ones(3)).image.clamp(0, 1)
     assert psnr(out, image) >= 28.0
+
+
+def test_no_density_control_in_the_last_steps_of_a_stage(tiny_data):
+    """Clones, splits and opacity resets need optimisation afterwards: none in the final
+    ``densify_every`` steps of a stage, even when ``densify_until`` lies beyond it."""
+    cfg = _cfg(
+        total_coarse=20,
+        fine=0,
+        densify_from=0,
+        densify_until=1000,
+        densify_every=10,
+        opacity_reset_every=20,
+        log_every=1,
+        densify=DensifyConfig(grad_threshold=0.0, max_gaussians=5000),
+    )
+    res = train(tiny_data, cfg, progress=False)
+    counts = [h["n_gaussians"] for h in res.history]
+    assert counts[9] > counts[8]  # densified at step 10
+    assert counts[-1] == counts[9]  # but not at the stage's end (step 20)
+    assert res.model.gaussians.opacities().max() > 0.011  # and no reset at step 20

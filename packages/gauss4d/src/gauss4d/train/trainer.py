@@ -341,13 +341,17 @@ def train(
 
 def _density_control(state: _State, out, camera) -> None:
     """Density control on the schedule of the current stage (``densify_fine``: also in the fine
-    stage, counting steps from its start, as the 4D-GS code does)."""
+    stage, counting steps from its start, as the 4D-GS code does). It stops ``densify_every``
+    steps before the stage ends: fresh clones, split children or reset opacities need steps of
+    optimisation, and the coarse stage's last Gaussians are the static model."""
     cfg, step = state.cfg, state.step
+    stage_end = cfg.coarse_iters
     if state.deform is not None:
         if not cfg.densify_fine:
             return
         step -= cfg.coarse_iters
-    if step >= cfg.densify_until:
+        stage_end = cfg.fine_iters
+    if step >= min(cfg.densify_until, stage_end - cfg.densify_every):
         return
     if out.means2d.grad is not None:
         state.stats.add(out.means2d.grad, out.visible, camera.width, camera.height)
