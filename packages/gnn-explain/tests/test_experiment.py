@@ -43,3 +43,21 @@ def test_matched_is_none_where_a_hard_explanation_cannot_reach(graph, graph_mode
     s = score_explanations(graph_model, [inst], [ex], (too_sparse,))
     assert s.matched[too_sparse] == (None, None)
     assert torch.is_tensor(ex.subgraph)
+
+
+def test_matched_on_common_uses_the_instances_every_explainer_reaches():
+    from gnn_explain.experiment import Scores, matched_on_common
+
+    def scores(each):
+        return Scores("x", 0.0, 0, 0, None, None, 0.0, matched_each={0.5: each})
+
+    a = scores([(0.2, 0.1), (0.4, 0.3), (None, None)])
+    b = scores([(0.6, 0.5), (None, None), (0.9, 0.9)])
+    means, count = matched_on_common([a, b], 0.5)
+    assert count == 1
+    assert means[0] == pytest.approx((0.2, 0.1))
+    assert means[1] == pytest.approx((0.6, 0.5))
+    assert matched_on_common([scores([(None, None)]), scores([(0.1, 0.1)])], 0.5) == (
+        [None, None],
+        0,
+    )

@@ -175,3 +175,16 @@ def test_top_nodes_within_ranks_only_the_given_nodes():
     assert ex.top_nodes(3, within=torch.tensor([1, 2, 4, 5])).tolist() == [4, 2, 5]
     assert ex.top_nodes(9, within=torch.tensor([1, 4])).tolist() == [4, 1]
     assert ex.nodes_at_size(2, torch.tensor([1, 2, 4])).tolist() == [4, 2]
+
+
+def test_best_per_size_keeps_the_top_candidate_of_each_size():
+    from gnn_explain.explain import Explanation
+
+    cands = [(torch.tensor([1, 2]), 0.1), (torch.tensor([2, 3]), 0.4), (torch.tensor([1]), 0.2)]
+    ex = Explanation("x", torch.zeros(4), None, None, None, 0, None, 0.0, 0, 0, cands)
+    best = ex.best_per_size()
+    assert sorted(best) == [1, 2]
+    assert best[2].tolist() == [2, 3] and best[1].tolist() == [1]
+    assert (
+        Explanation("x", torch.zeros(4), None, None, None, 0, None, 0.0, 0, 0).best_per_size() == {}
+    )

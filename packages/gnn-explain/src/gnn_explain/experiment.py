@@ -173,14 +173,20 @@ class Scores:
 
 
 def fidelity_curve(model: nn.Module, inst: Instance, ex: Explanation) -> list[Fidelity]:
-    """Fidelity of ``ex`` asked for every size k = 1..n (distinct node sets only):
-    ``nodes_at_size(k)``, i.e. the top-k nodes of a soft mask (ranked within the nodes the
-    model sees) or SubgraphX's best coalition of at most k nodes. One batched forward pass."""
+    """Fidelity of ``ex`` at every size it offers (distinct node sets only): the top-k nodes
+    of a soft mask for k = 1..n (ranked within the nodes the model sees), or, for a search
+    with candidates (SubgraphX), its best-scoring coalition of each size it scored (its answer
+    when the size must be met exactly). One batched forward pass."""
     p = prepare(model, inst.graph, inst.node, ex.target)
     local = None if p.subset is None else p.subset
     sets: dict[tuple[int, ...], Tensor] = {}
-    for k in range(1, p.num_nodes + 1):
-        nodes = ex.nodes_at_size(k, local)
+    per_size = ex.best_per_size()
+    options = (
+        per_size.values()
+        if per_size
+        else (ex.nodes_at_size(k, local) for k in range(1, p.num_nodes + 1))
+    )
+    for nodes in options:
         sets.setdefault(tuple(sorted(nodes.tolist())), nodes)
     return fidelities(model, inst.graph, list(sets.values()), target=ex.target, node=inst.node)
 

@@ -47,6 +47,16 @@ class Explanation:
             return self.subgraph
         return self.top_nodes(k, within)
 
+    def best_per_size(self) -> dict[int, Tensor]:
+        """Size -> the best-scoring candidate of exactly that size (hard explanations with
+        ``candidates``, e.g. SubgraphX; empty otherwise)."""
+        best: dict[int, tuple[Tensor, float]] = {}
+        for ids, score in self.candidates or []:
+            k = len(ids)
+            if k not in best or score > best[k][1]:
+                best[k] = (ids, score)
+        return {k: ids for k, (ids, _) in best.items()}
+
     def top_nodes(self, k: int, within: Tensor | None = None) -> Tensor:
         """The ``k`` most important node ids by ``node_mask``, ties by lower id.
 
