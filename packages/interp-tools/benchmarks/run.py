@@ -388,9 +388,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     parts = args.only or list(PARTS)
-    report = BenchmarkReport("interp-tools")
     tables: list[str] = []
     with limit_threads(args.threads):
+        report = BenchmarkReport("interp-tools")
         report.metric("torch threads", thread_info()["torch_threads"], "")
         report.metric("load average (1 min) at start", os.getloadavg()[0], "")
         repeats = 9 if args.full else 5
@@ -405,8 +405,8 @@ def main() -> None:
         if "induction" in parts:
             tables += ["", *bench_induction(report, args.full)]
         report.metric("load average (1 min) at end", os.getloadavg()[0], "")
-    name = "interp-tools" if args.only is None else "interp-tools-" + "-".join(args.only)
-    path = report.write(args.out, name)
+        name = "interp-tools" if args.only is None else "interp-tools-" + "-".join(args.only)
+        path = report.write(args.out, name)  # inside: the hardware line names the pinned threads
     md = Path(args.out) / f"{name}.md"
     md.write_text(md.read_text() + "\n".join(tables) + "\n")
     print(md.read_text())
