@@ -31,8 +31,10 @@ def _first_step_reaching(r: TaskResult, level: float) -> int | None:
     return next((s for s, a in r.curve if a >= level), None)
 
 
-def _copy(report: BenchmarkReport, steps: int, curves: dict, progress: bool | None) -> None:
-    for model in ("mamba", "s4d"):
+def _copy(
+    report: BenchmarkReport, steps: int, models: list[str], curves: dict, progress: bool | None
+) -> None:
+    for model in models:
         load = _load()
         cfg = TaskConfig(task="selective-copy", model=model, steps=steps, eval_every=100)
         r = train_task(cfg, progress=progress)
@@ -116,6 +118,7 @@ def main() -> None:
     p.add_argument("--only", default="copy,induction,markov")
     p.add_argument("--steps", type=int, default=None, help="override the section's step count")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--models", default="mamba,s4d", help="selective-copy models to train")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     args = p.parse_args()
@@ -126,12 +129,13 @@ def main() -> None:
         steps = args.steps or table[section]
         report, curves = BenchmarkReport("ssm-core"), {}
         if section == "copy":
-            _copy(report, steps, curves, args.progress)
+            _copy(report, steps, args.models.split(","), curves, args.progress)
         elif section == "induction":
             _induction(report, steps, args.seeds, curves, args.progress)
         else:
             _markov(report, steps, curves, args.progress)
-        name = f"ssm-core-tasks-{section}" + ("" if args.full else "-quick")
+        tag = "" if section != "copy" or args.models == "mamba,s4d" else "-" + args.models
+        name = f"ssm-core-tasks-{section}{tag}" + ("" if args.full else "-quick")
         path = report.write(args.out, name)
         atomic_write_json(args.out / f"{name}-curves.json", curves)
         print(report.to_markdown())
