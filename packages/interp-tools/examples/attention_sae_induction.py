@@ -70,11 +70,14 @@ def characterise(
     chosen = (share > 0.9) & (on_rep > 0.01) & (selectivity > 5)
     targets = induction_targets(tokens, offset).reshape(-1)
     current = tokens.reshape(-1)
+    B, T = tokens.shape
+    position = torch.arange(T).repeat(B)
     rows = []
     for i in chosen.nonzero().flatten()[selectivity[chosen].argsort(descending=True)].tolist():
         fires = latents[:, i] > 0
         tgt = torch.bincount(targets[fires & mask], minlength=model.cfg.d_vocab)
         cur = torch.bincount(current[fires & mask], minlength=model.cfg.d_vocab)
+        pos = torch.bincount(position[fires & mask], minlength=T)
         dla = logit_direction(model, sae.W_dec[i].detach(), 1)
         rows.append(
             {
@@ -85,6 +88,8 @@ def characterise(
                 "predicted_token": int(tgt.argmax()),
                 "predicted_purity": float(tgt.max() / tgt.sum().clamp_min(1)),
                 "current_token_purity": float(cur.max() / cur.sum().clamp_min(1)),
+                "position_purity": float(pos.max() / pos.sum().clamp_min(1)),
+                "top_position": int(pos.argmax()),
                 "dla_top_token": int(dla.argmax()),
             }
         )
@@ -95,6 +100,8 @@ def characterise(
         "dla_matches_predicted": agree,
         "mean_predicted_purity": sum(r["predicted_purity"] for r in rows) / max(len(rows), 1),
         "mean_current_purity": sum(r["current_token_purity"] for r in rows) / max(len(rows), 1),
+        "mean_position_purity": sum(r["position_purity"] for r in rows) / max(len(rows), 1),
+        "n_token_specific": sum(r["predicted_purity"] > 0.5 for r in rows),
         "latents": rows,
     }
 
@@ -111,20 +118,22 @@ def markdown(res: dict) -> str:
         f"{res['n_induction_latents']} of {res['d_sae']} latents read ≥ 90 % from the induction "
         "heads and fire > 5× more often on the repeated part. At their firing positions the "
         f"induction-predicted token is one token {100 * res['mean_predicted_purity']:.0f} % of "
-        f"the time on average (the current token: {100 * res['mean_current_purity']:.0f} %); "
-        f"for {res['dla_matches_predicted']} of them the decoder direction's top logit is that "
-        "same token.",
+        f"the time on average (the current token: {100 * res['mean_current_purity']:.0f} %, the "
+        f"query position: {100 * res['mean_position_purity']:.0f} %); "
+        f"{res['n_token_specific']} have a predicted-token purity above 50 %; "
+        f"for {res['dla_matches_predicted']} the decoder direction's top logit is the "
+        "most frequent predicted token.",
         "",
         "| latent | head shares | fires (repeated) | fires (elsewhere) | predicted token "
-        "(purity) | current-token purity | DLA top token |",
-        "|---:|---|---:|---:|---|---:|---:|",
+        "(purity) | current-token purity | query position (purity) | DLA top token |",
+        "|---:|---|---:|---:|---|---:|---|---:|",
     ]
     for r in res["latents"][:15]:
         lines.append(
             f"| {r['latent']} | {r['head_shares']} | {100 * r['fires_repeated']:.1f} % "
             f"| {100 * r['fires_elsewhere']:.2f} % | {r['predicted_token']} "
             f"({100 * r['predicted_purity']:.0f} %) | {100 * r['current_token_purity']:.0f} % "
-            f"| {r['dla_top_token']} |"
+            f"| {r['top_position']} ({100 * r['position_purity']:.0f} %) | {r['dla_top_token']} |"
         )
     lines += ["", f"Hardware: {res['hardware']}; load average {res['load_average_1min']:.1f}."]
     return "\n".join(lines) + "\n"
@@ -135,6 +144,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--sae-steps", type=int, default=1500)
     parser.add_argument("--k", type=int, default=8)
+    parser.add_argument("--latents", type=int, default=256)
     args = parser.parse_args()
     with limit_threads(1):
         t0 = time.perf_counter()
@@ -145,7 +155,7 @@ def main() -> None:
         _, cache = run_with_cache(model, tokens, names=["blocks.1.attn.hook_pattern"])
         scores = induction_score(cache["blocks.1.attn.hook_pattern"], offset, predictable)
         acts = attention_output_activations(model, tokens, layer=1)  # [N·T, H·d_head]
-        sae_cfg = SAEConfig(acts.shape[1], 4 * acts.shape[1], kind="topk", k=args.k)
+        sae_cfg = SAEConfig(acts.shape[1], args.latents, kind="topk", k=args.k)
         train = TrainConfig(steps=args.sae_steps, batch_size=512, lr=1e-3)
         sae = train_sae(acts, sae_cfg, train, seed=0).sae
         with torch.no_grad():
