@@ -7,9 +7,12 @@ firing far more often on the repeated part. For each, at the positions where it 
 token the induction rule predicts there (the token after the previous occurrence) and how
 often it is the same one (purity), and the token its decoder direction promotes most through
 W_O, the final LayerNorm's weight and W_U (direct logit attribution, up to the LayerNorm's
-positive per-position scale). Writes examples/results/attention_sae_induction.json and .md.
+positive per-position scale). Writes examples/results/<name>.json and .md.
 
-    python examples/attention_sae_induction.py [--steps 1500] [--sae-steps 1500]
+    python examples/attention_sae_induction.py [--steps 1500] [--sae-steps 1500] [--k 8]
+        [--latents 256] [--name attention_sae_induction]
+    # committed: the defaults, and --k 4 --latents 512 --sae-steps 3000
+    #            --name attention_sae_induction_k4_512
 """
 
 from __future__ import annotations
@@ -145,6 +148,7 @@ def main() -> None:
     parser.add_argument("--sae-steps", type=int, default=1500)
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--latents", type=int, default=256)
+    parser.add_argument("--name", default="attention_sae_induction", help="result file stem")
     args = parser.parse_args()
     with limit_threads(1):
         t0 = time.perf_counter()
@@ -177,9 +181,9 @@ def main() -> None:
         "load_average_1min": os.getloadavg()[0],
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(OUT / "attention_sae_induction.json", res)
+    atomic_write_json(OUT / f"{args.name}.json", res)
     text = markdown(res)
-    atomic_write_text(OUT / "attention_sae_induction.md", text)
+    atomic_write_text(OUT / f"{args.name}.md", text)
     print(text)
 
 
