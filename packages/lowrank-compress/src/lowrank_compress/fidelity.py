@@ -94,7 +94,7 @@ class FidelityRow:
 
 def run_one(setup: FidelitySetup, method: str, params_removed: float, *,
             allocation: str = "uniform", refit: bool = False, with_retrieval: bool = True,
-            statistics: CalibrationStats | None = None, progress: bool | None = False
+            statistics: CalibrationStats | None = None, progress: bool | None = None
             ) -> tuple[FidelityRow, CompressionResult]:
     """Compress the encoder linears by ``method`` and score the embeddings.
 
