@@ -343,7 +343,10 @@ def compress(
     damping, solver: whitening knobs (see :mod:`lowrank_compress.methods.whiten`).
     refit: re-solve each layer on the compressed path's inputs (method='whiten' only).
     statistics: a previous result's ``statistics`` for the same model and calibration, to skip
-        re-collecting them (the calibration batches are still needed for refit/sensitivity).
+        re-collecting them (the calibration batches are still needed for refit/sensitivity
+        and for greedy's sensitivity weights).
+    progress: progress bars (calibration, sensitivity, factorization); None shows them only
+        on a terminal outside CI. No randomness is involved, so there is no seed.
 
     Returns the compressed model (a deep copy unless ``inplace``) and a per-layer report whose
     errors are relative calibration errors ‖X(W−Ŵ)ᵀ‖²/‖XWᵀ‖² (weight errors without calibration).
