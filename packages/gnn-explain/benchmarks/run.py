@@ -3,7 +3,7 @@ explanation for every explainer, fidelity at matched sparsity (the SubgraphX pap
 comparison) with a fidelity-vs-sparsity plot, and model accuracies on the benchmarks.
 
     python benchmarks/run.py --quick          # SubgraphX 10 rollouts x 50 samples, 6 instances
-    python benchmarks/run.py --full           # default SubgraphX, 10 instances, all accuracies
+    python benchmarks/run.py --full           # default SubgraphX, 20 instances, all accuracies
 
 Threads are pinned (``--threads``, default 1) and recorded. Writes ``gnn-explain.json`` /
 ``.md`` and PNG plots into ``--out`` (default ``benchmarks/results/``).
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default=None, help="comma-separated subset of datasets")
     args = parser.parse_args(argv)
     full = args.full
-    count = args.instances or (10 if full else 6)
+    count = args.instances or (20 if full else 6)
     report = BenchmarkReport("gnn-explain")
     sections, costs, accs = [], [], []
     with limit_threads(args.threads):
