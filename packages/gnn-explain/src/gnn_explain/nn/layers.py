@@ -17,10 +17,12 @@ def _weights(edge_index: Tensor, edge_weight: Tensor | None, like: Tensor) -> Te
     return edge_weight.to(like.dtype)
 
 
-def aggregate_sum(h: Tensor, edge_index: Tensor, weight: Tensor) -> Tensor:
-    """out[i] = sum over edges j -> i of weight_e * h[j]. Shapes: h (n, d) -> (n, d)."""
+def aggregate_sum(h: Tensor, edge_index: Tensor, weight: Tensor | None = None) -> Tensor:
+    """out[i] = sum over edges j -> i of weight_e * h[j] (weight None: all ones, skipping the
+    multiplication). Shapes: h (n, d) -> (n, d)."""
     src, dst = edge_index
-    return torch.zeros_like(h).index_add_(0, dst, h[src] * weight.unsqueeze(-1))
+    msg = h[src] if weight is None else h[src] * weight.to(h.dtype).unsqueeze(-1)
+    return torch.zeros_like(h).index_add_(0, dst, msg)
 
 
 class GCNConv(nn.Module):
@@ -40,10 +42,10 @@ class GCNConv(nn.Module):
         self.normalize = normalize
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        if not self.normalize:
+            return aggregate_sum(self.lin(x), edge_index, edge_weight) + self.bias
         n = x.shape[0]
         w = _weights(edge_index, edge_weight, x)
-        if not self.normalize:
-            return aggregate_sum(self.lin(x), edge_index, w) + self.bias
         deg = torch.ones(n, dtype=x.dtype, device=x.device).index_add_(0, edge_index[1], w)
         inv_sqrt = deg.rsqrt()
         norm = inv_sqrt[edge_index[0]] * w * inv_sqrt[edge_index[1]]
@@ -64,8 +66,7 @@ class GINConv(nn.Module):
         self.eps = nn.Parameter(torch.zeros(()), requires_grad=train_eps)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-        w = _weights(edge_index, edge_weight, x)
-        return self.mlp((1 + self.eps) * x + aggregate_sum(x, edge_index, w))
+        return self.mlp((1 + self.eps) * x + aggregate_sum(x, edge_index, edge_weight))
 
 
 class SAGEConv(nn.Module):
