@@ -38,6 +38,28 @@ def decay_matrix(a: Tensor) -> Tensor:
     return s.masked_fill_(~lower, -math.inf).exp2_()
 
 
+def _pass_states(chunk_states: Tensor, decay: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+    """States at each chunk start ``(b, g, c, r, p, n)`` and the final state ``(b, g, r, p, n)``.
+
+    ``s_{k+1} = decay_k s_k + chunk_states_k``. Without autograd each step is one ``addcmul``
+    written straight into the output buffer; with it, the same recursion out of place.
+    """
+    c = chunk_states.shape[2]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (chunk_states, decay, h0)):
+        starts, state = [], h0
+        for k in range(c):
+            starts.append(state)
+            state = torch.addcmul(chunk_states[:, :, k], decay[:, :, k], state)
+        return torch.stack(starts, 2), state
+    states = chunk_states.new_empty(*chunk_states.shape[:2], c + 1, *chunk_states.shape[3:])
+    states[:, :, 0] = h0
+    for k in range(c):
+        torch.addcmul(
+            chunk_states[:, :, k], decay[:, :, k], states[:, :, k], out=states[:, :, k + 1]
+        )
+    return states[:, :, :c], states[:, :, c]
+
+
 def ssd_chunked(
     x: Tensor,
     dt: Tensor,
@@ -75,14 +97,11 @@ def ssd_chunked(
     chunk_states = weighted.transpose(-1, -2) @ Bg
 
     # 3. pass states across chunks (a loop of c steps on small tensors)
-    state = x.new_zeros(b, h, p, n) if h0 is None else h0
-    state = state.reshape(b, g, r, p, n)
-    chunk_decay = torch.exp2(cum[..., -1])[..., None, None]  # (b, g, r, c, 1, 1)
-    chunk_states = chunk_states.reshape(b, g, c, r, p, n)
-    starts = torch.empty_like(chunk_states)
-    for k in range(c):
-        starts[:, :, k] = state
-        state = chunk_decay[:, :, :, k] * state + chunk_states[:, :, k]
+    h0 = x.new_zeros(b, h, p, n) if h0 is None else h0
+    chunk_decay = torch.exp2(cum[..., -1]).transpose(2, 3)[..., None, None]  # (b, g, c, r, 1, 1)
+    starts, state = _pass_states(
+        chunk_states.reshape(b, g, c, r, p, n), chunk_decay, h0.reshape(b, g, r, p, n)
+    )
 
     # 4. contribution of each chunk's starting state to its outputs: C once per group
     carried = Cg @ starts.reshape(b, g, c, r * p, n).transpose(-1, -2)  # (b, g, c, T, r*p)
