@@ -177,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     full = args.full
     count = args.instances or (20 if full else 6)
-    report = BenchmarkReport("gnn-explain")
     sections, costs, accs = [], [], []
     with limit_threads(args.threads):
+        report = BenchmarkReport("gnn-explain")  # inside: its header records the pinned threads
         report.metric("threads", args.threads, "", anchor=str(thread_info()))
         report.metric("load average at start", os.getloadavg()[0], "")
         datasets = list(RECIPES) if full else ["ba-2motifs", "ba-shapes"]
