@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     count = args.instances or (20 if full else 6)
     sections, costs, accs = [], [], []
     with limit_threads(args.threads):
-        report = BenchmarkReport("gnn-explain")  # inside: its header records the pinned threads
+        report = BenchmarkReport("gnn-explain")
         report.metric("threads", args.threads, "", anchor=str(thread_info()))
         report.metric("load average at start", os.getloadavg()[0], "")
         datasets = list(RECIPES) if full else ["ba-2motifs", "ba-shapes"]
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 sections.append(fid)
                 costs.append(cost)
         report.metric("load average at end", os.getloadavg()[0], "")
-    path = report.write(args.out)
+        path = report.write(args.out)  # inside: the header records the pinned thread count
     md = args.out / "gnn-explain.md"
     acc_table = (
         "| dataset | train | val | test | epochs | time |\n|---|---:|---:|---:|---:|---:|\n"
