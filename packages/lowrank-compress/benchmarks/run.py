@@ -100,7 +100,8 @@ def fidelity(report: BenchmarkReport, out: Path, quick: bool) -> dict:
 
 
 def minilm_refit(report: BenchmarkReport) -> None:
-    """Closed-form refit vs plain whitening on MiniLM at 20 % and 40 % (uniform ranks)."""
+    """Closed-form refit vs plain whitening on MiniLM at 20 % and 40 % (uniform ranks), and
+    both with damping 0.01 at 40 %."""
     setup = prepare(n_calib=192, n_eval=400)
     stats = compress(setup.model, 0.2, "whiten", setup.calibration, forward=bert_forward,
                      progress=False).statistics
@@ -114,6 +115,16 @@ def minilm_refit(report: BenchmarkReport) -> None:
                           row.one_minus_cos, "")
         report.metric(f"1-cos refit / whiten @{ratio:.0%}", rows[True].one_minus_cos
                       / rows[False].one_minus_cos, "")
+    damped = {refit: compress(setup.model, 0.4, "whiten", setup.calibration, refit=refit,
+                              damping=0.01, forward=bert_forward, statistics=stats,
+                              progress=False).model for refit in (False, True)}
+    cos = {refit: float((embed_texts(m, setup.tokenizer, setup.eval_texts)
+                         * setup.reference).sum(1).mean()) for refit, m in damped.items()}
+    for refit, c in cos.items():
+        print(f"  whiten 40% damping 0.01 refit={refit}: cos {c:.4f}", flush=True)
+        report.metric(f"1-cos whiten{' + refit' if refit else ''} @40%, damping 0.01", 1 - c, "")
+    report.metric("1-cos refit / whiten @40%, damping 0.01", (1 - cos[True]) / (1 - cos[False]),
+                  "")
 
 
 def _base_recall(setup) -> float:
