@@ -217,7 +217,7 @@ def bench_s4d(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> N
 
 
 def bench_decode(
-    report: BenchmarkReport, s: BenchSizes, gen: torch.Generator, progress: bool | None = None
+    report: BenchmarkReport, s: BenchSizes, gen: torch.Generator, *, progress: bool | None = None
 ) -> None:
     with torch.random.fork_rng(devices=[]):  # nn.Linear initialisers use the global generator
         torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
@@ -291,7 +291,7 @@ def run_benchmarks(
         report.metric("threads", threads, anchor=str(thread_info()))
         for bench in progress_bar(which, desc="benchmarks", enabled=progress):
             if bench == "decode":
-                bench_decode(report, sizes, gen, progress)
+                bench_decode(report, sizes, gen, progress=progress)
             else:
                 table[bench](report, sizes, gen)
             if out is not None:
