@@ -68,7 +68,7 @@ def test_lowrank_compressed_mamba_decodes_like_its_parallel_forward(trained_mamb
         method,
         calibration if method != "svd" else None,
         targets=targets,
-        show_progress=False,
+        progress=False,
     )
     small = result.model.eval()
     assert sum(isinstance(m, LowRankLinear) for m in small.modules()) == len(targets)
@@ -150,7 +150,7 @@ def test_sae_on_compressed_vs_original_model(trained_mamba):
 
     model, calibration, held_out = trained_mamba
     small = compress(
-        model, 0.3, "whiten", calibration, targets=projections(model), show_progress=False
+        model, 0.3, "whiten", calibration, targets=projections(model), progress=False
     ).model.eval()
     ev = {}
     for name, m in (("original", model), ("compressed", small)):
@@ -169,7 +169,7 @@ def test_sae_on_compressed_vs_original_model(trained_mamba):
             SAEConfig(d_in=32, d_sae=128, kind="topk", k=8),
             TrainConfig(steps=300, batch_size=256, lr=3e-3),
             seed=0,
-            show_progress=False,
+            progress=False,
         ).sae
         ev[name] = evaluate_sae(sae, test_acts).explained_variance
     print(

@@ -10,7 +10,7 @@ import torch
 import torch.multiprocessing as mp
 
 from accelerator_utils import make_generator
-from accelerator_utils.distributed import cleanup, init_from_env
+from accelerator_utils.distributed import barrier, cleanup, init_from_env
 from interp_tools.sae.config import SAEConfig, TrainConfig
 from interp_tools.sae.io import save_sae
 from interp_tools.sae.train import train_sae
@@ -46,6 +46,7 @@ def _worker(
         result = train_sae(x, cfg, train, seed=seed, progress=progress if rank == 0 else False)
         if rank == 0:
             save_sae(result.sae, out)
+        barrier()  # no rank tears gloo down while a peer is still using it
     finally:
         cleanup()
 
