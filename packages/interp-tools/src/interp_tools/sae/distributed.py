@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
+import tempfile
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from accelerator_utils import make_generator
@@ -16,16 +17,10 @@ from interp_tools.sae.io import save_sae
 from interp_tools.sae.train import train_sae
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _worker(
     rank: int,
     world: int,
-    port: int,
+    store_path: str,
     x: torch.Tensor,
     cfg: SAEConfig,
     train: TrainConfig,
@@ -33,15 +28,13 @@ def _worker(
     out: str,
     progress: bool | None,
 ) -> None:
-    os.environ.update(
-        RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_RANK=str(rank),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    init_from_env("gloo")
+    # A file store has no server process: with TCP, rank 0 owns the store and leaving first could
+    # abort a peer still tearing down (seen under load).
+    store = dist.FileStore(store_path, world)
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=world)
+    init_from_env("gloo")  # already joined: returns this rank's DistInfo
     try:
         result = train_sae(x, cfg, train, seed=seed, progress=progress if rank == 0 else False)
         if rank == 0:
@@ -69,6 +62,7 @@ def train_sae_multiprocess(
         raise ValueError(f"world must be >= 1, got {world}")
     if seed is None:
         seed = int(torch.randint(2**62, (1,), generator=make_generator(None)))
-    args = (world, _free_port(), x, cfg, train, seed, str(out), progress)
-    mp.spawn(_worker, args=args, nprocs=world, join=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        args = (world, os.path.join(tmp, "store"), x, cfg, train, seed, str(out), progress)
+        mp.spawn(_worker, args=args, nprocs=world, join=True)
     return Path(out)
