@@ -53,3 +53,38 @@ def test_report_writes_json_and_markdown(tmp_path):
     assert data["comparisons"][0]["rows"][0]["name"] == "a"
     assert "threads" in data["environment"]
     assert "accuracy" in (tmp_path / "demo-pkg.md").read_text()
+
+
+def test_compare_records_cpu_time_apart_from_wall_time():
+    # sleeping costs wall time but no CPU time; spinning costs both
+    def spin():
+        t0 = time.process_time()
+        while time.process_time() - t0 < 0.003:
+            pass
+
+    cmp = compare(
+        {"spin": spin, "sleep": lambda: time.sleep(0.003)}, repeats=3, warmup=0, min_time_s=0.0
+    )
+    spin_row, sleep_row = cmp.row("spin"), cmp.row("sleep")
+    assert spin_row.cpu_median_s >= 0.0025
+    assert sleep_row.cpu_median_s < 0.001
+    assert sleep_row.cpu_ratio < 0.3 and sleep_row.ratio > 0.5
+    assert "CPU time / spin" in cmp.to_markdown()
+
+
+def test_report_names_the_thread_count_the_comparisons_ran_with(tmp_path):
+    import torch
+
+    from accelerator_utils import limit_threads
+
+    report = BenchmarkReport("demo-pkg")
+    outside = torch.get_num_threads()
+    with limit_threads(1):
+        report.add(compare({"a": lambda: None}, repeats=1, min_time_s=0.0))
+    assert report.comparisons[0].threads == 1
+    data = json.loads(report.write(tmp_path).read_text())
+    assert "(1 torch threads)" in data["hardware"]
+    assert data["comparisons"][0]["threads"] == 1
+    if outside != 1:
+        assert f"({outside} torch threads)" not in data["hardware"]
+    assert "1 torch threads" in (tmp_path / "demo-pkg.md").read_text()

@@ -3,6 +3,9 @@
 Each round runs every candidate once, in an order rotated from round to round, so drift in the
 machine's speed (thermal, other load) hits all candidates alike. The ratio to the baseline is
 taken per round, and its median and interquartile range are reported with each median time.
+Next to wall-clock time each timing records the process CPU time, whose ratio preemption by
+other jobs does not inflate (it equals wall time for single-threaded CPU work on an idle
+machine), and the comparison records the torch thread count it ran with.
 
 >>> cmp = compare({"loop": slow, "vectorised": fast}, baseline="loop", repeats=7)
 >>> print(cmp.to_markdown())
@@ -17,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from accelerator_utils.device import DeviceLike
 from accelerator_utils.environment import environment, hardware_summary
@@ -34,6 +39,8 @@ class Row:
     ratio: float
     ratio_iqr: float
     calls_per_timing: int
+    cpu_median_s: float = float("nan")
+    cpu_ratio: float = float("nan")
 
     @property
     def speedup(self) -> float:
@@ -49,6 +56,7 @@ class Comparison:
     baseline: str
     rows: tuple[Row, ...]
     params: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = None
 
     def row(self, name: str) -> Row:
         for r in self.rows:
@@ -61,17 +69,19 @@ class Comparison:
         return self.row(name).speedup
 
     def to_markdown(self) -> str:
-        params = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        params = [f"{k}={v}" for k, v in self.params.items()]
+        if self.threads is not None:
+            params.append(f"{self.threads} torch threads")
         lines = [
-            f"**{self.title}**" + (f" ({params})" if params else ""),
+            f"**{self.title}**" + (f" ({', '.join(params)})" if params else ""),
             "",
-            f"| candidate | median | IQR | time / {self.baseline} | speed-up |",
-            "|---|---:|---:|---:|---:|",
+            f"| candidate | median | IQR | time / {self.baseline} | speed-up | CPU time / {self.baseline} |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         for r in self.rows:
             lines.append(
                 f"| {r.name} | {format_seconds(r.median_s)} | {format_seconds(r.iqr_s)} "
-                f"| {r.ratio:.3g} ± {r.ratio_iqr:.2g} | {r.speedup:.3g}× |"
+                f"| {r.ratio:.3g} ± {r.ratio_iqr:.2g} | {r.speedup:.3g}× | {r.cpu_ratio:.3g} |"
             )
         return "\n".join(lines)
 
@@ -80,6 +90,7 @@ class Comparison:
             "title": self.title,
             "baseline": self.baseline,
             "params": self.params,
+            "threads": self.threads,
             "rows": [asdict(r) | {"speedup": r.speedup} for r in self.rows],
         }
 
@@ -127,29 +138,44 @@ def compare(
             fn()
     calls = {n: _calls_for(candidates[n], device, min_time_s) for n in names}
     per_call: dict[str, list[float]] = {n: [] for n in names}
+    cpu_per_call: dict[str, list[float]] = {n: [] for n in names}
     for round_ in range(repeats):
         order = names[round_ % len(names) :] + names[: round_ % len(names)]
         for n in order:
             fn = candidates[n]
+            cpu0 = time.process_time()
             with Timer(device) as t:
                 for _ in range(calls[n]):
                     fn()
+            cpu_per_call[n].append((time.process_time() - cpu0) / calls[n])
             per_call[n].append(t.elapsed_s / calls[n])
-    base = per_call[baseline]
-    rows = []
-    for n in names:
-        ratios = [c / b for c, b in zip(per_call[n], base)]
-        rows.append(
-            Row(
-                n,
-                statistics.median(per_call[n]),
-                _iqr(per_call[n]),
-                statistics.median(ratios),
-                _iqr(ratios),
-                calls[n],
-            )
-        )
-    return Comparison(title, baseline, tuple(rows), dict(params or {}))
+    rows = tuple(
+        _row(n, per_call[n], per_call[baseline], cpu_per_call[n], cpu_per_call[baseline], calls[n])
+        for n in names
+    )
+    return Comparison(title, baseline, rows, dict(params or {}), torch.get_num_threads())
+
+
+def _row(
+    name: str,
+    times: list[float],
+    base: list[float],
+    cpu: list[float],
+    cpu_base: list[float],
+    calls: int,
+) -> Row:
+    ratios = [c / b for c, b in zip(times, base)]
+    cpu_ratios = [c / b for c, b in zip(cpu, cpu_base) if b > 0]
+    return Row(
+        name,
+        statistics.median(times),
+        _iqr(times),
+        statistics.median(ratios),
+        _iqr(ratios),
+        calls,
+        statistics.median(cpu),
+        statistics.median(cpu_ratios) if cpu_ratios else float("nan"),
+    )
 
 
 @dataclass
@@ -191,10 +217,17 @@ class BenchmarkReport:
             }
         )
 
+    def threads_used(self) -> int | str | None:
+        """The torch thread count the comparisons ran with (``"1-2"`` if they differ; None if none)."""
+        counts = sorted({c.threads for c in self.comparisons if c.threads is not None})
+        if not counts:
+            return None
+        return counts[0] if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "package": self.package,
-            "hardware": hardware_summary(),
+            "hardware": hardware_summary(self.threads_used()),
             "environment": environment(),
             "wall_time_s": time.time() - self.started,
             "comparisons": [c.to_dict() for c in self.comparisons],
@@ -202,7 +235,12 @@ class BenchmarkReport:
         }
 
     def to_markdown(self) -> str:
-        parts = [f"# Benchmarks of {self.package}", "", f"Hardware: {hardware_summary()}", ""]
+        parts = [
+            f"# Benchmarks of {self.package}",
+            "",
+            f"Hardware: {hardware_summary(self.threads_used())}",
+            "",
+        ]
         if self.metrics:
             parts += ["| metric | value | target | passed |", "|---|---:|---|---|"]
             for m in self.metrics:

@@ -39,9 +39,14 @@ def environment() -> dict[str, Any]:
     return env
 
 
-def hardware_summary() -> str:
-    """One line naming the hardware: ``CPU <model> (<n> threads used) [+ GPU <name>]``."""
-    line = f"CPU {cpu_name()} ({torch.get_num_threads()} torch threads)"
+def hardware_summary(threads: int | str | None = None) -> str:
+    """One line naming the hardware: ``CPU <model> (<n> torch threads) [+ GPU <name>]``.
+
+    ``threads`` names the thread count the measurement ran with (e.g. recorded inside a
+    ``limit_threads`` block); by default the current ``torch.get_num_threads()``.
+    """
+    threads = torch.get_num_threads() if threads is None else threads
+    line = f"CPU {cpu_name()} ({threads} torch threads)"
     if torch.cuda.is_available():
         line += f" + GPU {torch.cuda.get_device_name()}"
     return line
