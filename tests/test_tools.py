@@ -143,5 +143,7 @@ def test_benchmark_report_prints_the_packages_own_numbers():
     assert "| speed-up | 12.35 x | >= 10x | paper: 8x | yes |" in text
     assert "| error | 0.00032 | <= 1e-4 |  | **no** |" in text
     fast = rep.comparisons[0].row("fast")
-    assert f"| fast | {fast.median_s:.4g} | {fast.speedup:.3g}x |" in text
-    assert "Traceback" in text and "Hardware: CPU test. Size: quick." in text
+    cpu = f"{1 / fast.cpu_ratio:.3g}x"
+    assert f"| fast | {fast.median_s:.4g} | {fast.speedup:.3g}x | {cpu} |" in text
+    assert "torch threads)" in "\n".join(t for t in text.splitlines() if t.startswith("Hardware:"))
+    assert "Traceback" in text and "Machine: CPU test. Size: quick." in text
