@@ -168,23 +168,31 @@ def bench_patching(report: BenchmarkReport, repeats: int) -> None:
     report.metric(
         "batched vs per-index patching, max |diff|", err, "", target="≤ 1e-5", passed=err <= 1e-5
     )
+    run = lambda k, share: (
+        lambda: activation_patching(  # noqa: E731
+            model, clean, corrupted, metric, sites, batch_patches=k, share_prefix=share
+        )
+    )
     c = report.add(
         compare(
             {
-                "one forward per index": lambda: activation_patching(
-                    model, clean, corrupted, metric, sites, batch_patches=1
-                ),
-                "K=16 patches per forward": lambda: activation_patching(
-                    model, clean, corrupted, metric, sites, batch_patches=16
-                ),
+                "one forward per index": run(1, False),
+                "one forward per index, shared prefix": run(1, True),
+                "K=16 patches per forward, no shared prefix": run(16, False),
+                "K=16 patches per forward, shared prefix (default)": run(16, True),
             },
             title="activation patching, 2 sites × 32 positions",
             repeats=repeats,
             min_time_s=0.0,
         )
     )
-    speed = 1 / c.row("K=16 patches per forward").ratio
+    speed = 1 / c.row("K=16 patches per forward, shared prefix (default)").ratio
     report.metric("batched patching throughput (K=16)", speed, "×", target="≥ 3", passed=speed >= 3)
+    for row, label in (
+        ("K=16 patches per forward, no shared prefix", "K=16 without the shared prefix"),
+        ("one forward per index, shared prefix", "K=1 with the shared prefix"),
+    ):
+        report.metric(f"batched patching throughput ({label})", 1 / c.row(row).ratio, "×")
     with torch.random.fork_rng(devices=[]):  # Smooth's default init, global RNG restored
         torch.manual_seed(0)
         smooth = Smooth()

@@ -42,6 +42,50 @@ def test_batched_patching_equals_reference(k):
     torch.testing.assert_close(heads.grid, heads_ref.grid, atol=1e-5, rtol=0)
 
 
+def test_shared_prefix_equals_full_forward_patching():
+    model, clean, corrupted = model_and_inputs()
+    sites = ["hook_embed", "blocks.0.attn.hook_z", "blocks.1.hook_resid_pre", "hook_resid_final"]
+    for mode, names in (("position", sites), ("head", ["blocks.1.attn.hook_z"])):
+        shared = activation_patching(model, clean, corrupted, metric, names, mode=mode)
+        full = activation_patching(
+            model, clean, corrupted, metric, names, mode=mode, share_prefix=False
+        )
+        torch.testing.assert_close(shared.grid, full.grid, atol=1e-6, rtol=0)
+
+
+def test_patching_split_of_every_hook_point():
+    from interp_tools.hooks import hook_point_names, hooks
+
+    model, clean, _ = model_and_inputs()
+    for site in hook_point_names(model):
+        parts = model.patching_split(site)
+        if parts is None:
+            assert site in ("hook_embed", "hook_pos_embed")
+            continue
+        prefix, suffix = parts
+        calls = []
+        with hooks(model, {site: lambda a, calls=calls: calls.append(1)}):
+            state = prefix(clean)
+            assert not calls, f"{site} runs in the prefix"
+            out = suffix(state.repeat(2, 1, 1))
+        assert calls, f"{site} not reached by the suffix"
+        torch.testing.assert_close(out, model(clean).repeat(2, 1, 1), atol=0, rtol=0)
+
+
+def test_unreached_site_raises():
+    model, clean, corrupted = model_and_inputs()
+    model.unused = HookPoint()
+    with pytest.raises(KeyError, match="not cached"):
+        activation_patching(model, clean, corrupted, metric, ["unused"])
+    # a split whose suffix skips the site (all blocks in the prefix) is caught
+    model.patching_split = lambda site: (
+        lambda t: model._blocks(model._embed(t), 0),
+        model._head,
+    )
+    with pytest.raises(RuntimeError, match="not reached"):
+        activation_patching(model, clean, corrupted, metric, ["blocks.0.hook_resid_pre"])
+
+
 def test_patching_final_position_of_first_residual_restores_clean():
     # Patching the whole residual stream at layer 0 for every position = clean run; for an
     # attention model only positions ≤ the last matter, and the last one is the query.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -160,6 +161,9 @@ class Transformer(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """``tokens``: [B, T] int64 with T ≤ n_ctx → logits [B, T, d_vocab]."""
+        return self._head(self._blocks(self._embed(tokens), 0))
+
+    def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
         if tokens.ndim != 2 or tokens.dtype not in (torch.int64, torch.int32):
             raise ValueError(
                 f"tokens must be an integer tensor [B, T], got {tokens.dtype} "
@@ -169,7 +173,35 @@ class Transformer(nn.Module):
         if T > self.cfg.n_ctx:
             raise ValueError(f"sequence length {T} exceeds n_ctx={self.cfg.n_ctx}")
         pos = torch.arange(T, device=tokens.device)
-        x = self.hook_embed(self.W_E(tokens)) + self.hook_pos_embed(self.W_pos(pos))[None]
-        for block in self.blocks:
-            x = block(x)
+        return self.hook_embed(self.W_E(tokens)) + self.hook_pos_embed(self.W_pos(pos))[None]
+
+    def _blocks(self, x: torch.Tensor, start: int, stop: int | None = None) -> torch.Tensor:
+        stop = len(self.blocks) if stop is None else stop
+        for i in range(start, stop):  # indexing: a ModuleList slice builds a new module
+            x = self.blocks[i](x)
+        return x
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
         return self.W_U(self.hook_resid_final(self.ln_final(x)))
+
+    def patching_split(self, site: str) -> tuple[Callable, Callable] | None:
+        """``(prefix, suffix)`` with ``suffix(prefix(tokens)) == forward(tokens)`` and the hook
+        point ``site`` on the suffix's path only, or ``None`` when nothing precedes ``site``.
+
+        ``prefix``: tokens [B, T] → residual stream [B, T, d_model] entering the first block
+        that holds ``site`` (all blocks for ``hook_resid_final``); ``suffix`` maps it (any
+        batch of such rows) to logits. Activation patching runs the prefix once and only the
+        suffix on the K patched copies.
+        """
+        if site == "hook_resid_final":
+            first = self.cfg.n_layers
+        elif site.startswith("blocks.") and site.split(".")[1].isdigit():
+            first = int(site.split(".")[1])
+            if first >= self.cfg.n_layers:
+                return None
+        else:
+            return None
+        return (
+            lambda tokens: self._blocks(self._embed(tokens), 0, first),
+            lambda x: self._head(self._blocks(x, first)),
+        )

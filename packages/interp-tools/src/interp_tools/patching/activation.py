@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from accelerator_utils import progress as progress_bar
-from interp_tools.hooks import replace, run_with_cache, run_with_hooks
+from interp_tools.hooks import hooks, replace, run_with_cache, run_with_hooks
 from interp_tools.patching.result import PatchingResult, mode_dim
 
 Metric = Callable[[torch.Tensor], torch.Tensor]
@@ -50,6 +50,73 @@ def _baselines(
     return {s: cache[s] for s in sites}, clean_metric, corrupted_metric
 
 
+def _runner(
+    model: nn.Module, corrupted: torch.Tensor, site: str, share_prefix: bool
+) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
+    """``(run, rows)``: ``run(rows repeated K times)`` is the corrupted forward of K copies.
+
+    With a model offering ``patching_split(site)`` (and ``share_prefix``), the part of the
+    forward before ``site`` runs once here and ``run`` is only the rest; otherwise ``run`` is
+    the model and ``rows`` the corrupted input.
+    """
+    split = getattr(model, "patching_split", None) if share_prefix else None
+    parts = split(site) if split is not None else None
+    if parts is None:
+        return model, corrupted
+    prefix, suffix = parts
+    return suffix, prefix(corrupted)
+
+
+def _index_masks(n: int, ndim: int, dim: int, k: int, device: torch.device) -> list[torch.Tensor]:
+    """Boolean masks [K, 1, ..., n (at dim + 1), ...] selecting index ``start + j`` in copy j,
+    one per chunk of ``k`` consecutive indices."""
+    positions = torch.arange(n, device=device)
+    masks = []
+    for start in range(0, n, k):
+        idx = positions[start : start + k]
+        shape = [len(idx), 1] + [1] * (ndim - 1)
+        shape[dim + 1] = n
+        masks.append((idx[:, None] == positions[None]).view(shape))
+    return masks
+
+
+def _patch_site(
+    model: nn.Module,
+    site: str,
+    ref: torch.Tensor,
+    masks: list[torch.Tensor],
+    run: Callable[[torch.Tensor], torch.Tensor],
+    rows: torch.Tensor,
+    metric: Metric,
+) -> torch.Tensor:
+    """Grid row of ``site``: one forward of K patched copies per mask, the hook attached once."""
+    B = ref.shape[0]
+    state: dict = {"calls": 0}
+
+    def patch(act: torch.Tensor) -> torch.Tensor:
+        mask = state["mask"]
+        state["calls"] += 1
+        view = act.view(mask.shape[0], B, *act.shape[1:])
+        return torch.where(mask, ref[None], view).view(act.shape)
+
+    values = []
+    repeated: dict[int, torch.Tensor] = {}
+    with hooks(model, {site: patch}):
+        for mask in masks:
+            K = mask.shape[0]
+            if K not in repeated:
+                repeated[K] = rows.repeat(K, *[1] * (rows.ndim - 1))
+            state["mask"] = mask
+            out = run(repeated[K])
+            values.append(_metric_mean(metric, out, B))
+    if state["calls"] < len(masks):
+        raise RuntimeError(
+            f"patching site {site!r} was not reached by the forward pass; patch a module that "
+            "the model calls (for a model with patching_split, one inside the suffix)"
+        )
+    return torch.cat(values)
+
+
 @torch.no_grad()
 def activation_patching(
     model: nn.Module,
@@ -60,41 +127,29 @@ def activation_patching(
     *,
     mode: str = "position",
     batch_patches: int = 16,
+    share_prefix: bool = True,
     progress: bool | None = None,
 ) -> PatchingResult:
     """Patch each (site, index) of ``clean`` into the run on ``corrupted``; batched by K.
 
     ``metric(output) -> [batch]`` per-example values (e.g. a logit difference); the grid holds
     its batch mean. ``mode``: ``"position"`` indexes activation dim 1, ``"head"`` dim 2.
-    ``progress``: a bar over sites (None: only on a terminal outside CI).
+    ``share_prefix``: when the model has ``patching_split(site)`` (as ``Transformer`` does),
+    run the forward up to the site's block once on the corrupted batch and only the rest on
+    the K patched copies (same result, less work). ``progress``: a bar over sites (None: only
+    on a terminal outside CI).
     """
     _check_inputs(clean, corrupted)
     if batch_patches < 1:
         raise ValueError(f"batch_patches must be >= 1, got {batch_patches}")
     dim = mode_dim(mode)
     clean_acts, clean_metric, corrupted_metric = _baselines(model, clean, corrupted, metric, sites)
-    B = clean.shape[0]
     rows = []
     for site in progress_bar(sites, desc="patching", enabled=progress):
         ref = clean_acts[site]
-        n = ref.shape[dim]
-        values = []
-        for start in range(0, n, batch_patches):
-            idx = torch.arange(start, min(start + batch_patches, n), device=ref.device)
-            K = len(idx)
-            mask_shape = [K, 1] + [1] * (ref.ndim - 1)
-            mask_shape[dim + 1] = n
-            positions = torch.arange(n, device=ref.device)
-            mask = (idx[:, None] == positions[None]).view(mask_shape)
-
-            def patch(act: torch.Tensor, mask=mask, ref=ref, K=K) -> torch.Tensor:
-                view = act.view(K, B, *act.shape[1:])
-                return torch.where(mask, ref[None], view).view(act.shape)
-
-            batch = corrupted.repeat(K, *[1] * (corrupted.ndim - 1))
-            out = run_with_hooks(model, batch, fns={site: patch})
-            values.append(_metric_mean(metric, out, B))
-        rows.append(torch.cat(values))
+        masks = _index_masks(ref.shape[dim], ref.ndim, dim, batch_patches, ref.device)
+        run, inputs = _runner(model, corrupted, site, share_prefix)
+        rows.append(_patch_site(model, site, ref, masks, run, inputs, metric))
     return PatchingResult(
         torch.stack(rows).cpu(), tuple(sites), mode, clean_metric, corrupted_metric
     )
