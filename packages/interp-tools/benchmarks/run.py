@@ -46,6 +46,25 @@ def strip_hook_points(model: nn.Module) -> nn.Module:
     return plain
 
 
+def faults_per_call(fn, calls: int = 5) -> float:
+    """Minor page faults per call of ``fn`` (this process; NaN where getrusage is missing)."""
+    try:
+        import resource
+    except ImportError:
+        return float("nan")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
+def cached_megabytes(model: nn.Module, tokens: torch.Tensor, names) -> float:
+    """Bytes the cache keeps alive (distinct storages), in MB."""
+    acts = run_with_cache(model, tokens, names=names)[1].acts.values()
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in acts}
+    return sum(storages.values()) / 1e6
+
+
 def transformer_lens_candidates(cfg: TransformerConfig, tokens: torch.Tensor) -> dict:
     """TransformerLens (4.x, offline ``boot_native``) on the same shapes, if installed.
 
@@ -90,12 +109,16 @@ def bench_hooks(report: BenchmarkReport, repeats: int) -> None:
         tokens = torch.randint(512, (batch, T), generator=make_generator(0))
         torch.testing.assert_close(plain(tokens), model(tokens))
         recycled = run_with_cache(model, tokens)[1]
+        resid = [n for n in hook_point_names(model) if "resid" in n]
         candidates = {
             "plain forward": lambda t=tokens: plain(t),
             "hook points unused": lambda t=tokens: model(t),
             "run_with_cache (all sites)": lambda t=tokens: run_with_cache(model, t),
             "run_with_cache (all sites, into= previous cache)": lambda t=tokens, r=recycled: (
                 run_with_cache(model, t, into=r)
+            ),
+            f"run_with_cache ({len(resid)} residual-stream sites)": lambda t=tokens, r=resid: (
+                run_with_cache(model, t, names=r)
             ),
             **transformer_lens_candidates(cfg, tokens),
         }
@@ -109,6 +132,11 @@ def bench_hooks(report: BenchmarkReport, repeats: int) -> None:
         )
         big = batch * T >= 512
         suffix = "" if big else f" (tiny, B·T={batch * T})"
+        for names, label in ((None, "all sites"), (resid, "residual-stream sites")):
+            mb = cached_megabytes(model, tokens, names)
+            report.metric(f"bytes cached, {label}" + suffix, mb, "MB")
+        for row, fn in candidates.items():
+            report.metric(f"minor page faults per call: {row}" + suffix, faults_per_call(fn), "")
         unused = c.row("hook points unused").ratio
         report.metric(
             "unused hook points / plain" + suffix,
@@ -168,11 +196,12 @@ def bench_patching(report: BenchmarkReport, repeats: int) -> None:
     report.metric(
         "batched vs per-index patching, max |diff|", err, "", target="≤ 1e-5", passed=err <= 1e-5
     )
-    run = lambda k, share: (
-        lambda: activation_patching(  # noqa: E731
+
+    def run(k: int, share: bool):
+        return lambda: activation_patching(
             model, clean, corrupted, metric, sites, batch_patches=k, share_prefix=share
         )
-    )
+
     c = report.add(
         compare(
             {
@@ -388,6 +417,7 @@ def main() -> None:
     mode.add_argument("--full", action="store_true")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--name", help="result file name (default from --only)")
     parser.add_argument(
         "--only",
         nargs="+",
@@ -401,6 +431,9 @@ def main() -> None:
         report = BenchmarkReport("interp-tools")
         report.metric("torch threads", thread_info()["torch_threads"], "")
         report.metric("load average (1 min) at start", os.getloadavg()[0], "")
+        for var in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"):
+            if var in os.environ:  # glibc told to keep freed memory: a diagnostic run
+                report.metric(f"environment {var}", float(os.environ[var]), "bytes")
         repeats = 9 if args.full else 5
         if "hooks" in parts:
             bench_hooks(report, 15 if args.full else 9)
@@ -414,6 +447,7 @@ def main() -> None:
             tables += ["", *bench_induction(report, args.full)]
         report.metric("load average (1 min) at end", os.getloadavg()[0], "")
         name = "interp-tools" if args.only is None else "interp-tools-" + "-".join(args.only)
+        name = args.name or name
         path = report.write(args.out, name)  # inside: the hardware line names the pinned threads
     md = Path(args.out) / f"{name}.md"
     md.write_text(md.read_text() + "\n".join(tables) + "\n")
