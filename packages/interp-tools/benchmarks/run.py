@@ -178,30 +178,34 @@ class Smooth(nn.Module):
         return self.b(self.h2(torch.tanh(self.a(self.h1(x))))).sum(dim=1)
 
 
-def bench_patching(report: BenchmarkReport, repeats: int) -> None:
+def bench_batched_patching(report: BenchmarkReport, repeats: int, n_layers: int, d: int) -> None:
+    """K = 16 patches per forward vs one forward per index, every block's ``hook_resid_pre``."""
     cfg = TransformerConfig(
-        n_layers=2, d_model=64, n_heads=4, d_head=16, d_mlp=256, d_vocab=100, n_ctx=32
+        n_layers=n_layers, d_model=d, n_heads=4, d_head=d // 4, d_mlp=4 * d, d_vocab=100, n_ctx=32
     )
-    model = Transformer(cfg).eval()
+    model = Transformer(cfg, seed=0).eval()
     gen = make_generator(0)
     clean, corrupted = (
         torch.randint(100, (2, 32), generator=gen),
         torch.randint(100, (2, 32), generator=gen),
     )
     metric = lambda out: out[:, -1, 0] - out[:, -1, 1]  # noqa: E731
-    sites = ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre"]
-    one = activation_patching(model, clean, corrupted, metric, sites, batch_patches=1)
-    k16 = activation_patching(model, clean, corrupted, metric, sites, batch_patches=16)
-    err = float((one.grid - k16.grid).abs().max())
-    report.metric(
-        "batched vs per-index patching, max |diff|", err, "", target="≤ 1e-5", passed=err <= 1e-5
-    )
+    sites = [f"blocks.{i}.hook_resid_pre" for i in range(n_layers)]
+    tag = "" if n_layers == 2 else f" ({n_layers} layers, d={d})"
 
     def run(k: int, share: bool):
         return lambda: activation_patching(
             model, clean, corrupted, metric, sites, batch_patches=k, share_prefix=share
         )
 
+    err = float((run(1, False)().grid - run(16, True)().grid).abs().max())
+    report.metric(
+        "batched vs per-index patching, max |diff|" + tag,
+        err,
+        "",
+        target="≤ 1e-5",
+        passed=err <= 1e-5,
+    )
     c = report.add(
         compare(
             {
@@ -210,18 +214,31 @@ def bench_patching(report: BenchmarkReport, repeats: int) -> None:
                 "K=16 patches per forward, no shared prefix": run(16, False),
                 "K=16 patches per forward, shared prefix (default)": run(16, True),
             },
-            title="activation patching, 2 sites × 32 positions",
+            title=f"activation patching, {n_layers} layers d={d}, {n_layers} sites × 32 positions",
             repeats=repeats,
             min_time_s=0.0,
         )
     )
     speed = 1 / c.row("K=16 patches per forward, shared prefix (default)").ratio
-    report.metric("batched patching throughput (K=16)", speed, "×", target="≥ 3", passed=speed >= 3)
+    report.metric(
+        "batched patching throughput (K=16)" + tag,
+        speed,
+        "×",
+        target="≥ 3" if not tag else None,
+        passed=speed >= 3 if not tag else None,
+    )
     for row, label in (
         ("K=16 patches per forward, no shared prefix", "K=16 without the shared prefix"),
         ("one forward per index, shared prefix", "K=1 with the shared prefix"),
     ):
-        report.metric(f"batched patching throughput ({label})", 1 / c.row(row).ratio, "×")
+        report.metric(f"batched patching throughput ({label}){tag}", 1 / c.row(row).ratio, "×")
+
+
+def bench_patching(report: BenchmarkReport, repeats: int) -> None:
+    bench_batched_patching(report, repeats, n_layers=2, d=64)
+    bench_batched_patching(report, repeats, n_layers=4, d=128)
+    gen = make_generator(0)
+    torch.randint(100, (2, 2, 32), generator=gen)  # the draws of the patching inputs, as before
     with torch.random.fork_rng(devices=[]):  # Smooth's default init, global RNG restored
         torch.manual_seed(0)
         smooth = Smooth()

@@ -6,6 +6,7 @@ from torch import nn
 
 from interp_tools.hooks import HookPoint
 from interp_tools.models import Transformer, TransformerConfig
+from interp_tools.models.transformer import PatchingSplit
 from interp_tools.patching import (
     activation_patching,
     activation_patching_reference,
@@ -42,34 +43,53 @@ def test_batched_patching_equals_reference(k):
     torch.testing.assert_close(heads.grid, heads_ref.grid, atol=1e-5, rtol=0)
 
 
-def test_shared_prefix_equals_full_forward_patching():
+@pytest.mark.parametrize("k", [2, 16])
+def test_shared_prefix_equals_full_forward_patching(k):
     model, clean, corrupted = model_and_inputs()
-    sites = ["hook_embed", "blocks.0.attn.hook_z", "blocks.1.hook_resid_pre", "hook_resid_final"]
-    for mode, names in (("position", sites), ("head", ["blocks.1.attn.hook_z"])):
-        shared = activation_patching(model, clean, corrupted, metric, names, mode=mode)
+    sites = [
+        "hook_embed",
+        "blocks.0.attn.hook_z",
+        "blocks.0.attn.hook_k",
+        "blocks.0.mlp.hook_post",
+        "blocks.1.hook_resid_pre",
+        "hook_resid_final",
+    ]
+    for mode, names in (
+        ("position", sites),
+        ("position", ["blocks.1.attn.hook_pattern"]),  # dim 1 holds heads: not causal
+        ("head", ["blocks.1.attn.hook_z"]),
+    ):
+        shared = activation_patching(
+            model, clean, corrupted, metric, names, mode=mode, batch_patches=k
+        )
         full = activation_patching(
-            model, clean, corrupted, metric, names, mode=mode, share_prefix=False
+            model, clean, corrupted, metric, names, mode=mode, batch_patches=k, share_prefix=False
         )
         torch.testing.assert_close(shared.grid, full.grid, atol=1e-6, rtol=0)
+        ref = activation_patching_reference(model, clean, corrupted, metric, names, mode=mode)
+        torch.testing.assert_close(shared.grid, ref.grid, atol=1e-5, rtol=0)
 
 
 def test_patching_split_of_every_hook_point():
     from interp_tools.hooks import hook_point_names, hooks
 
     model, clean, _ = model_and_inputs()
+    T = clean.shape[1]
     for site in hook_point_names(model):
-        parts = model.patching_split(site)
-        if parts is None:
+        split = model.patching_split(site)
+        if split is None:
             assert site in ("hook_embed", "hook_pos_embed")
             continue
-        prefix, suffix = parts
-        calls = []
-        with hooks(model, {site: lambda a, calls=calls: calls.append(1)}):
-            state = prefix(clean)
-            assert not calls, f"{site} runs in the prefix"
-            out = suffix(state.repeat(2, 1, 1))
-        assert calls, f"{site} not reached by the suffix"
-        torch.testing.assert_close(out, model(clean).repeat(2, 1, 1), atol=0, rtol=0)
+        assert split.causal == (not site.endswith(("scores", "pattern")))
+        for start in (0, 2, T - 1) if split.causal else (0,):
+            state = split.prefix(clean)  # the corrupted run (activation_patching: unhooked)
+            shapes = []
+            with hooks(model, {site: lambda a, shapes=shapes: shapes.append(a.shape)}):
+                out = split.suffix(state, 3, start)
+            assert shapes, f"{site} not reached by the suffix"
+            assert shapes[0][0] == 3 * clean.shape[0]
+            assert shapes[0][1] == T - start or not split.causal
+            torch.testing.assert_close(out, model(clean).repeat(3, 1, 1), atol=1e-6, rtol=0)
 
 
 def test_unreached_site_raises():
@@ -78,9 +98,10 @@ def test_unreached_site_raises():
     with pytest.raises(KeyError, match="not cached"):
         activation_patching(model, clean, corrupted, metric, ["unused"])
     # a split whose suffix skips the site (all blocks in the prefix) is caught
-    model.patching_split = lambda site: (
+    model.patching_split = lambda site: PatchingSplit(
         lambda t: model._blocks(model._embed(t), 0),
-        model._head,
+        lambda x, copies, start: model._head(x.repeat(copies, 1, 1)),
+        causal=False,
     )
     with pytest.raises(RuntimeError, match="not reached"):
         activation_patching(model, clean, corrupted, metric, ["blocks.0.hook_resid_pre"])

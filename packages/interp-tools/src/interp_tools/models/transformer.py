@@ -17,12 +17,46 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from accelerator_utils import make_generator
-from interp_tools.hooks.core import HookPoint
+from interp_tools.hooks.core import HookPoint, hooks
+
+KV = tuple[torch.Tensor, torch.Tensor]
+
+# hook points indexed [B, T, ...] by position, inside a block (resid_final is [B, T, d] too)
+_POSITIONAL = (
+    "hook_resid_pre",
+    "hook_resid_mid",
+    "hook_resid_post",
+    "hook_attn_out",
+    "hook_mlp_out",
+    "attn.hook_q",
+    "attn.hook_k",
+    "attn.hook_v",
+    "attn.hook_z",
+    "mlp.hook_pre",
+    "mlp.hook_post",
+)
+
+
+@dataclass(frozen=True)
+class PatchingSplit:
+    """A forward split around a hook site, for activation patching.
+
+    ``prefix(inputs)`` runs the part of the forward that no patch at the site can change and
+    returns a state; ``suffix(state, copies, start)`` runs the rest on ``copies`` stacked
+    copies of the batch and returns the full output [copies·B, ...]. ``causal``: a patch at
+    positions ≥ ``start`` (activation dim 1) leaves every earlier position unchanged, so
+    ``suffix`` may take ``start`` > 0: the site's hook then sees positions ≥ ``start`` only.
+    """
+
+    prefix: Callable[[torch.Tensor], Any]
+    suffix: Callable[[Any, int, int], torch.Tensor]
+    causal: bool
 
 
 @dataclass(frozen=True)
@@ -89,14 +123,22 @@ class Attention(nn.Module):
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(*x.shape[:2], self.cfg.n_heads, self.cfg.d_head)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: [B, T, d_model] → [B, T, d_model]."""
+    def forward(self, x: torch.Tensor, past: KV | None = None) -> torch.Tensor:
+        """``x``: [B, T, d_model] → [B, T, d_model].
+
+        ``past``: keys and values [B, s, H, d_head] of s earlier positions; ``x`` then holds
+        positions s … s + T − 1 and attends to all s + T (the hook points see the new
+        positions only)."""
         T = x.shape[1]
         q = self.hook_q(self._heads(self.W_Q(x)))
         k = self.hook_k(self._heads(self.W_K(x)))
         v = self.hook_v(self._heads(self.W_V(x)))
+        s = 0
+        if past is not None:
+            s = past[0].shape[1]
+            k, v = torch.cat([past[0], k], dim=1), torch.cat([past[1], v], dim=1)
         scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(self.cfg.d_head)
-        scores = self.hook_scores(scores.masked_fill(~self.mask[:T, :T], float("-inf")))
+        scores = self.hook_scores(scores.masked_fill(~self.mask[s : s + T, : s + T], float("-inf")))
         pattern = self.hook_pattern(scores.softmax(dim=-1))
         z = self.hook_z(torch.einsum("bhqk,bkhd->bqhd", pattern, v))
         return self.W_O(z.reshape(*z.shape[:2], -1))
@@ -125,9 +167,10 @@ class Block(nn.Module):
         for name in ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post"):
             setattr(self, f"hook_{name}", HookPoint())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, past: KV | None = None) -> torch.Tensor:
+        """``x``: [B, T, d_model]; ``past``: earlier keys and values (``Attention.forward``)."""
         x = self.hook_resid_pre(x)
-        x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.ln1(x))))
+        x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.ln1(x), past)))
         if self.mlp is not None:
             x = x + self.hook_mlp_out(self.mlp(self.ln2(x)))
         return self.hook_resid_post(x)
@@ -184,24 +227,54 @@ class Transformer(nn.Module):
     def _head(self, x: torch.Tensor) -> torch.Tensor:
         return self.W_U(self.hook_resid_final(self.ln_final(x)))
 
-    def patching_split(self, site: str) -> tuple[Callable, Callable] | None:
-        """``(prefix, suffix)`` with ``suffix(prefix(tokens)) == forward(tokens)`` and the hook
-        point ``site`` on the suffix's path only, or ``None`` when nothing precedes ``site``.
+    def patching_split(self, site: str) -> PatchingSplit | None:
+        """Split the forward around hook point ``site`` (``None`` for the embeddings).
 
-        ``prefix``: tokens [B, T] → residual stream [B, T, d_model] entering the first block
-        that holds ``site`` (all blocks for ``hook_resid_final``); ``suffix`` maps it (any
-        batch of such rows) to logits. Activation patching runs the prefix once and only the
-        suffix on the K patched copies.
+        The prefix runs the corrupted batch once, up to the first block holding ``site``
+        (all blocks for ``hook_resid_final``), keeping each later block's keys and values;
+        the suffix runs the blocks from there on the stacked copies. For sites indexed by
+        position the split is causal: from ``start`` on, earlier positions reuse the kept
+        keys and values and the prefix's logits.
         """
         if site == "hook_resid_final":
-            first = self.cfg.n_layers
+            first, positional = self.cfg.n_layers, True
         elif site.startswith("blocks.") and site.split(".")[1].isdigit():
             first = int(site.split(".")[1])
+            positional = site.split(".", 2)[2] in _POSITIONAL
             if first >= self.cfg.n_layers:
                 return None
         else:
             return None
-        return (
-            lambda tokens: self._blocks(self._embed(tokens), 0, first),
-            lambda x: self._head(self._blocks(x, first)),
+        return PatchingSplit(
+            lambda tokens: self._corrupted_state(tokens, first),
+            lambda state, copies, start: self._tail(state, first, copies, start),
+            positional,
         )
+
+    def _corrupted_state(self, tokens: torch.Tensor, first: int) -> dict[str, Any]:
+        """Residual stream entering block ``first``, keys/values of blocks ≥ ``first``, logits."""
+        x = self._blocks(self._embed(tokens), 0, first)
+        kept: dict[str, torch.Tensor] = {}
+        names = [f"blocks.{j}.attn.hook_{n}" for j in range(first, self.cfg.n_layers) for n in "kv"]
+        keep = {name: lambda a, name=name: kept.__setitem__(name, a) for name in names}
+        with hooks(self, keep):
+            out = self._head(self._blocks(x, first))
+        kv = [
+            (kept[f"blocks.{j}.attn.hook_k"], kept[f"blocks.{j}.attn.hook_v"])
+            for j in range(first, self.cfg.n_layers)
+        ]
+        return {"resid": x, "kv": kv, "out": out}
+
+    def _tail(self, state: dict[str, Any], first: int, copies: int, start: int) -> torch.Tensor:
+        """Logits of ``copies`` stacked copies from block ``first`` on, positions ≥ ``start``
+        recomputed, earlier ones from ``state``."""
+
+        def rep(t: torch.Tensor) -> torch.Tensor:
+            return t.repeat(copies, *[1] * (t.ndim - 1))
+
+        x = rep(state["resid"][:, start:])
+        for j, (k, v) in enumerate(state["kv"]):
+            past = (rep(k[:, :start]), rep(v[:, :start])) if start else None
+            x = self.blocks[first + j](x, past)
+        tail = self._head(x)
+        return torch.cat([rep(state["out"][:, :start]), tail], dim=1) if start else tail

@@ -50,21 +50,29 @@ def _baselines(
     return {s: cache[s] for s in sites}, clean_metric, corrupted_metric
 
 
+Forward = Callable[[int, int], torch.Tensor]
+
+
 def _runner(
     model: nn.Module, corrupted: torch.Tensor, site: str, share_prefix: bool
-) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
-    """``(run, rows)``: ``run(rows repeated K times)`` is the corrupted forward of K copies.
+) -> tuple[Forward, bool]:
+    """``(forward, causal)``: ``forward(copies, start)`` is the output of the corrupted run on
+    ``copies`` stacked copies of the batch, with the site's hook seeing positions ≥ ``start``
+    (``start`` > 0 only when ``causal``).
 
     With a model offering ``patching_split(site)`` (and ``share_prefix``), the part of the
-    forward before ``site`` runs once here and ``run`` is only the rest; otherwise ``run`` is
-    the model and ``rows`` the corrupted input.
+    forward that a patch cannot change runs once here; otherwise every call runs the model.
     """
     split = getattr(model, "patching_split", None) if share_prefix else None
     parts = split(site) if split is not None else None
     if parts is None:
-        return model, corrupted
-    prefix, suffix = parts
-    return suffix, prefix(corrupted)
+
+        def full(copies: int, start: int) -> torch.Tensor:
+            return model(corrupted.repeat(copies, *[1] * (corrupted.ndim - 1)))
+
+        return full, False
+    state = parts.prefix(corrupted)
+    return (lambda copies, start: parts.suffix(state, copies, start)), parts.causal
 
 
 def _index_masks(n: int, ndim: int, dim: int, k: int, device: torch.device) -> list[torch.Tensor]:
@@ -85,29 +93,33 @@ def _patch_site(
     site: str,
     ref: torch.Tensor,
     masks: list[torch.Tensor],
-    run: Callable[[torch.Tensor], torch.Tensor],
-    rows: torch.Tensor,
+    run: Forward,
+    first_index: list[int] | None,
+    dim: int,
     metric: Metric,
 ) -> torch.Tensor:
-    """Grid row of ``site``: one forward of K patched copies per mask, the hook attached once."""
+    """Grid row of ``site``: one forward of K patched copies per mask, the hook attached once.
+
+    ``first_index``: per mask, the first patched position, from which on a causal forward
+    recomputes (``None``: the whole forward every time).
+    """
     B = ref.shape[0]
     state: dict = {"calls": 0}
 
     def patch(act: torch.Tensor) -> torch.Tensor:
-        mask = state["mask"]
+        mask, clean = state["mask"], state["ref"]
         state["calls"] += 1
         view = act.view(mask.shape[0], B, *act.shape[1:])
-        return torch.where(mask, ref[None], view).view(act.shape)
+        return torch.where(mask, clean[None], view).view(act.shape)
 
     values = []
-    repeated: dict[int, torch.Tensor] = {}
+    n = ref.shape[dim]
     with hooks(model, {site: patch}):
-        for mask in masks:
-            K = mask.shape[0]
-            if K not in repeated:
-                repeated[K] = rows.repeat(K, *[1] * (rows.ndim - 1))
-            state["mask"] = mask
-            out = run(repeated[K])
+        for c, mask in enumerate(masks):
+            start = first_index[c] if first_index is not None else 0
+            state["mask"] = mask.narrow(dim + 1, start, n - start)
+            state["ref"] = ref.narrow(dim, start, n - start)
+            out = run(mask.shape[0], start)
             values.append(_metric_mean(metric, out, B))
     if state["calls"] < len(masks):
         raise RuntimeError(
@@ -147,9 +159,11 @@ def activation_patching(
     rows = []
     for site in progress_bar(sites, desc="patching", enabled=progress):
         ref = clean_acts[site]
-        masks = _index_masks(ref.shape[dim], ref.ndim, dim, batch_patches, ref.device)
-        run, inputs = _runner(model, corrupted, site, share_prefix)
-        rows.append(_patch_site(model, site, ref, masks, run, inputs, metric))
+        n = ref.shape[dim]
+        masks = _index_masks(n, ref.ndim, dim, batch_patches, ref.device)
+        run, causal = _runner(model, corrupted, site, share_prefix)
+        starts = list(range(0, n, batch_patches)) if causal and dim == 1 else None
+        rows.append(_patch_site(model, site, ref, masks, run, starts, dim, metric))
     return PatchingResult(
         torch.stack(rows).cpu(), tuple(sites), mode, clean_metric, corrupted_metric
     )
