@@ -48,7 +48,8 @@ class PatchingSplit:
     """A forward split around a hook site, for activation patching.
 
     ``prefix(inputs)`` runs the part of the forward that no patch at the site can change and
-    returns a state; ``suffix(state, copies, start)`` runs the rest on ``copies`` stacked
+    returns a state (``activation_patching`` runs each distinct ``prefix`` once per call, so
+    a prefix shared by all sites runs once); ``suffix(state, copies, start)`` runs the rest on ``copies`` stacked
     copies of the batch and returns the full output [copies·B, ...]. ``causal``: a patch at
     positions ≥ ``start`` (activation dim 1) leaves every earlier position unchanged, so
     ``suffix`` may take ``start`` > 0: the site's hook then sees positions ≥ ``start`` only.
@@ -230,9 +231,10 @@ class Transformer(nn.Module):
     def patching_split(self, site: str) -> PatchingSplit | None:
         """Split the forward around hook point ``site`` (``None`` for the embeddings).
 
-        The prefix runs the corrupted batch once, up to the first block holding ``site``
-        (all blocks for ``hook_resid_final``), keeping each later block's keys and values;
-        the suffix runs the blocks from there on the stacked copies. For sites indexed by
+        The prefix (``patching_state``, the same for every site, so run once per input) runs
+        the corrupted batch once, keeping the residual stream entering each block, the keys
+        and values and the logits; the suffix runs the blocks from the first one holding
+        ``site`` (none for ``hook_resid_final``) on the stacked copies. For sites indexed by
         position the split is causal: from ``start`` on, earlier positions reuse the kept
         keys and values and the prefix's logits.
         """
@@ -246,24 +248,31 @@ class Transformer(nn.Module):
         else:
             return None
         return PatchingSplit(
-            lambda tokens: self._corrupted_state(tokens, first),
+            self.patching_state,
             lambda state, copies, start: self._tail(state, first, copies, start),
             positional,
         )
 
-    def _corrupted_state(self, tokens: torch.Tensor, first: int) -> dict[str, Any]:
-        """Residual stream entering block ``first``, keys/values of blocks ≥ ``first``, logits."""
-        x = self._blocks(self._embed(tokens), 0, first)
+    def patching_state(self, tokens: torch.Tensor) -> dict[str, Any]:
+        """One unpatched run of ``tokens``: the residual stream entering each block (and the
+        final norm), each block's keys and values, and the logits (the prefix of every
+        ``patching_split``)."""
+        resid: list[torch.Tensor] = []
         kept: dict[str, torch.Tensor] = {}
-        names = [f"blocks.{j}.attn.hook_{n}" for j in range(first, self.cfg.n_layers) for n in "kv"]
-        keep = {name: lambda a, name=name: kept.__setitem__(name, a) for name in names}
+        keep = {
+            f"blocks.{j}.{name}": lambda a, key=f"{j}.{name}": kept.__setitem__(key, a)
+            for j in range(self.cfg.n_layers)
+            for name in ("attn.hook_k", "attn.hook_v")
+        }
         with hooks(self, keep):
-            out = self._head(self._blocks(x, first))
-        kv = [
-            (kept[f"blocks.{j}.attn.hook_k"], kept[f"blocks.{j}.attn.hook_v"])
-            for j in range(first, self.cfg.n_layers)
-        ]
-        return {"resid": x, "kv": kv, "out": out}
+            x = self._embed(tokens)
+            for block in self.blocks:
+                resid.append(x)
+                x = block(x)
+            resid.append(x)
+            out = self._head(x)
+        kv = [(kept[f"{j}.attn.hook_k"], kept[f"{j}.attn.hook_v"]) for j in range(len(self.blocks))]
+        return {"resid": resid, "kv": kv, "out": out}
 
     def _tail(self, state: dict[str, Any], first: int, copies: int, start: int) -> torch.Tensor:
         """Logits of ``copies`` stacked copies from block ``first`` on, positions ≥ ``start``
@@ -272,9 +281,10 @@ class Transformer(nn.Module):
         def rep(t: torch.Tensor) -> torch.Tensor:
             return t.repeat(copies, *[1] * (t.ndim - 1))
 
-        x = rep(state["resid"][:, start:])
-        for j, (k, v) in enumerate(state["kv"]):
+        x = rep(state["resid"][first][:, start:])
+        for j in range(first, len(self.blocks)):
+            k, v = state["kv"][j]
             past = (rep(k[:, :start]), rep(v[:, :start])) if start else None
-            x = self.blocks[first + j](x, past)
+            x = self.blocks[j](x, past)
         tail = self._head(x)
         return torch.cat([rep(state["out"][:, :start]), tail], dim=1) if start else tail

@@ -54,14 +54,15 @@ Forward = Callable[[int, int], torch.Tensor]
 
 
 def _runner(
-    model: nn.Module, corrupted: torch.Tensor, site: str, share_prefix: bool
+    model: nn.Module, corrupted: torch.Tensor, site: str, share_prefix: bool, states: dict
 ) -> tuple[Forward, bool]:
     """``(forward, causal)``: ``forward(copies, start)`` is the output of the corrupted run on
     ``copies`` stacked copies of the batch, with the site's hook seeing positions ≥ ``start``
     (``start`` > 0 only when ``causal``).
 
     With a model offering ``patching_split(site)`` (and ``share_prefix``), the part of the
-    forward that a patch cannot change runs once here; otherwise every call runs the model.
+    forward that a patch cannot change runs once here (``states`` keeps each prefix's result
+    for the other sites); otherwise every call runs the model.
     """
     split = getattr(model, "patching_split", None) if share_prefix else None
     parts = split(site) if split is not None else None
@@ -71,7 +72,9 @@ def _runner(
             return model(corrupted.repeat(copies, *[1] * (corrupted.ndim - 1)))
 
         return full, False
-    state = parts.prefix(corrupted)
+    if parts.prefix not in states:  # one prefix run per distinct prefix (e.g. one per model)
+        states[parts.prefix] = parts.prefix(corrupted)
+    state = states[parts.prefix]
     return (lambda copies, start: parts.suffix(state, copies, start)), parts.causal
 
 
@@ -157,11 +160,12 @@ def activation_patching(
     dim = mode_dim(mode)
     clean_acts, clean_metric, corrupted_metric = _baselines(model, clean, corrupted, metric, sites)
     rows = []
+    states: dict = {}
     for site in progress_bar(sites, desc="patching", enabled=progress):
         ref = clean_acts[site]
         n = ref.shape[dim]
         masks = _index_masks(n, ref.ndim, dim, batch_patches, ref.device)
-        run, causal = _runner(model, corrupted, site, share_prefix)
+        run, causal = _runner(model, corrupted, site, share_prefix, states)
         starts = list(range(0, n, batch_patches)) if causal and dim == 1 else None
         rows.append(_patch_site(model, site, ref, masks, run, starts, dim, metric))
     return PatchingResult(
