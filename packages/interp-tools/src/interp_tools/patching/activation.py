@@ -44,10 +44,12 @@ def _baselines(
     metric: Metric,
     sites: Sequence[str],
 ) -> tuple[dict[str, torch.Tensor], float, float]:
-    out_clean, cache = run_with_cache(model, clean, names=sites)
-    clean_metric = float(_metric_mean(metric, out_clean, clean.shape[0])[0])
-    corrupted_metric = float(_metric_mean(metric, model(corrupted), clean.shape[0])[0])
-    return {s: cache[s] for s in sites}, clean_metric, corrupted_metric
+    """Clean activations at ``sites`` and both unpatched metrics, from one forward of the
+    clean and corrupted batches stacked (rows are independent)."""
+    B = clean.shape[0]
+    out, cache = run_with_cache(model, torch.cat([clean, corrupted]), names=sites)
+    clean_metric, corrupted_metric = _metric_mean(metric, out, B).tolist()
+    return {s: cache[s][:B] for s in sites}, clean_metric, corrupted_metric
 
 
 Forward = Callable[[int, int], torch.Tensor]
