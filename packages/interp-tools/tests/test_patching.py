@@ -5,8 +5,7 @@ import torch
 from torch import nn
 
 from interp_tools.hooks import HookPoint
-from interp_tools.models import Transformer, TransformerConfig
-from interp_tools.models.transformer import PatchingSplit
+from interp_tools.models import PatchingSplit, Transformer, TransformerConfig
 from interp_tools.patching import (
     activation_patching,
     activation_patching_reference,

@@ -1,5 +1,5 @@
 """Small models with named hook points."""
 
-from interp_tools.models.transformer import Transformer, TransformerConfig
+from interp_tools.models.transformer import PatchingSplit, Transformer, TransformerConfig
 
-__all__ = ["Transformer", "TransformerConfig"]
+__all__ = ["PatchingSplit", "Transformer", "TransformerConfig"]
