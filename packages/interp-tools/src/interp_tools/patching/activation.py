@@ -3,6 +3,10 @@
 Batched: ``batch_patches`` = K copies of the corrupted batch run in one forward, copy k
 patched at its own index, so one forward gives K grid cells. The model must treat batch rows
 independently (no batch norm) and take one tensor input batched along dim 0.
+
+A model may offer ``patching_split(site)`` (``models.PatchingSplit``): the part of the forward
+that a patch cannot change then runs once, and only the rest runs on the K copies (for a
+causal split, only the positions from the chunk's first patched one on).
 """
 
 from __future__ import annotations
