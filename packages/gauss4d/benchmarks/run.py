@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import torch
-from quality import CONFIGS  # the quality-run configurations (benchmarks/quality.py)
 
 from accelerator_utils import BenchmarkReport, PeakMemory, compare, limit_threads, thread_info
 from gauss4d.camera import orbit_camera
@@ -30,9 +29,9 @@ from gauss4d.raster.reference import rasterize_all_pairs
 from gauss4d.raster.tiles import rasterize_tiles
 from gauss4d.render import render
 from gauss4d.train import TrainConfig, train
-from gauss4d.train.densify import DensifyConfig
 from gauss4d.train.init import init_from_points
 from gauss4d.train.optim import GaussianAdam
+from gauss4d.train.presets import preset
 
 HERE = Path(__file__).resolve().parent
 
@@ -231,34 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_raster(report, 2000, 5000, 64, repeats=3)
         bench_memory(report, 20000, 128)
         if not args.skip_quality:
-            cfg = (
-                CONFIGS[64]
-                if full
-                else TrainConfig(
-                    coarse_iters=300,
-                    fine_iters=300,
-                    n_init=800,
-                    half_extent=1.0,
-                    scene_extent=1.0,
-                    densify_fine=False,
-                    lr_grid_final=1e-2,
-                    lr_mlp_final=1e-3,
-                    sh_degree=1,
-                    sh_every=500,
-                    lr_means=1.6e-3,
-                    lr_means_final=1.6e-5,
-                    lr_sh=1e-2,
-                    lr_scales=1e-2,
-                    densify_from=50,
-                    densify_until=300,
-                    densify_every=50,
-                    lr_grid=1e-2,
-                    lr_mlp=1e-3,
-                    opacity_reset_every=100_000,
-                    log_every=50,
-                    densify=DensifyConfig(grad_threshold=2e-5, max_gaussians=20_000),
-                )
-            )
+            cfg = preset("synthetic64" if full else "demo", log_every=50)
             bench_quality(
                 report,
                 args.out,

@@ -20,8 +20,8 @@ from accelerator_utils import atomic_write_json
 from gauss4d.data import SceneConfig, load_dnerf, make_scene
 from gauss4d.evaluate import evaluate
 from gauss4d.outputs import fly_around, save_gif, save_grid
-from gauss4d.train import TrainConfig, train
-from gauss4d.train.densify import DensifyConfig
+from gauss4d.train import train
+from gauss4d.train.presets import preset
 
 
 def main() -> None:
@@ -38,21 +38,7 @@ def main() -> None:
             SceneConfig(n_train_times=100, n_test_times=20, width=args.size, height=args.size),
         )
     data, test = load_dnerf(scene, "train"), load_dnerf(scene, "test")
-    # Paper learning rates (times the camera extent, decaying), density control in both stages,
-    # as benchmarks/quality.py --size 128.
-    cfg = TrainConfig(
-        coarse_iters=1000,
-        fine_iters=9000,
-        n_init=4000,
-        sh_degree=1,
-        sh_every=500,
-        densify_from=100,
-        densify_until=5000,
-        densify_every=100,
-        opacity_reset_every=100_000,
-        lambda_ssim=0.2,
-        densify=DensifyConfig(max_gaussians=20_000),
-    )
+    cfg = preset("synthetic128")  # as benchmarks/quality.py --size 128
     start = time.perf_counter()
     res = train(data, cfg, args.out / "run")
     results = {

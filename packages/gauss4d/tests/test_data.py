@@ -36,7 +36,7 @@ def test_object_centres_project_onto_covered_pixels(scene_dir):
     split = load_dnerf(scene_dir, "train")
     for cam, t, alpha in zip(split.cameras, split.times.tolist(), split.alphas):
         centres = torch.tensor(
-            np.stack([o["center"] for o in scene_objects(t)]), dtype=torch.float32
+            np.stack([o["center"] for o in scene_objects(t, TINY.cycles)]), dtype=torch.float32
         )
         p = to_camera(centres, cam)
         u = (cam.fx * p[:, 0] / p[:, 2] + cam.cx).floor().long()

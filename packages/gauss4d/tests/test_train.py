@@ -253,3 +253,16 @@ def test_no_density_control_in_the_last_steps_of_a_stage(tiny_data):
     assert counts[9] > counts[8]  # densified at step 10
     assert counts[-1] == counts[9]  # but not at the stage's end (step 20)
     assert res.model.gaussians.opacities().max() > 0.011  # and no reset at step 20
+
+
+def test_presets_are_valid_configs_and_reject_unknown_names():
+    from gauss4d.train.presets import PRESETS, preset
+
+    assert set(PRESETS) == {"demo", "synthetic64", "synthetic128"}
+    cfg = preset("synthetic64", seed=3, fine_iters=10)
+    assert cfg.seed == 3 and cfg.fine_iters == 10
+    assert cfg.coarse_iters == PRESETS["synthetic64"].coarse_iters
+    with pytest.raises(KeyError, match="synthetic64"):
+        preset("nope")
+    with pytest.raises(ValueError, match="learning rates"):
+        preset("demo", lr_sh=0.0)

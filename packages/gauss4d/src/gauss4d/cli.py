@@ -18,7 +18,7 @@ from gauss4d.data import SceneConfig, load_dnerf, make_scene
 from gauss4d.evaluate import evaluate
 from gauss4d.outputs import fly_around, save_gif, save_grid
 from gauss4d.train import TrainConfig, train
-from gauss4d.train.densify import DensifyConfig
+from gauss4d.train.presets import PRESETS, preset
 from gauss4d.train.trainer import load_run
 
 SCENE_JSON = "scene.json"
@@ -30,14 +30,24 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-times", type=int, default=100)
     p.add_argument("--test-times", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--cycles", type=float, default=0.25, help="motion cycles over the time span [0.25]"
+    )
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--coarse", type=int, default=3000, help="static (coarse) stage iterations")
-    p.add_argument("--fine", type=int, default=6000, help="deformation (fine) stage iterations")
-    p.add_argument("--n-init", type=int, default=3000, help="initial random Gaussians")
-    p.add_argument("--sh-degree", type=int, default=3)
-    p.add_argument("--lambda-ssim", type=float, default=0.0)
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="a named schedule of gauss4d.train.presets (default: TrainConfig's paper values)",
+    )
+    p.add_argument("--coarse", type=int, help="static (coarse) stage iterations [3000]")
+    p.add_argument("--fine", type=int, help="deformation (fine) stage iterations [6000]")
+    p.add_argument("--n-init", type=int, help="initial random Gaussians [3000]")
+    p.add_argument("--sh-degree", type=int, help="[3]")
+    p.add_argument("--lambda-ssim", type=float, help="[0]")
+    p.add_argument("--seed", type=int, help="training seed [0]")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 
@@ -79,6 +89,7 @@ def cmd_make_scene(args: argparse.Namespace) -> int:
         width=args.width,
         height=args.height,
         seed=args.seed,
+        cycles=args.cycles,
     )
     make_scene(args.out, cfg)
     print(
@@ -112,13 +123,19 @@ def _run_training(data: Path, out: Path, cfg: TrainConfig, background: str) -> t
 def cmd_train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = TrainConfig(
-        coarse_iters=args.coarse,
-        fine_iters=args.fine,
-        n_init=args.n_init,
-        sh_degree=args.sh_degree,
-        lambda_ssim=args.lambda_ssim,
-    )
+    given = {
+        "coarse_iters": args.coarse,
+        "fine_iters": args.fine,
+        "n_init": args.n_init,
+        "sh_degree": args.sh_degree,
+        "lambda_ssim": args.lambda_ssim,
+        "seed": args.seed,
+    }
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if args.preset is None:
+        cfg = TrainConfig(**overrides)
+    else:
+        cfg = preset(args.preset, **overrides)
     result, _ = _run_training(args.data, args.out, cfg, args.background)
     last = result.history[-1] if result.history else {}
     print(
@@ -163,36 +180,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-# A short schedule: 10x the 3D-GS position lr and 4x the colour lr (the paper's rates are set
-# for 30k steps from an SfM init), a lower densification threshold, deformation lrs x6 without
-# decay, lrs scaled by a unit extent, density control in the coarse stage only.
-DEMO_TRAIN = dict(
-    coarse_iters=300,
-    fine_iters=300,
-    n_init=800,
-    half_extent=1.0,
-    scene_extent=1.0,
-    densify_fine=False,
-    lr_grid_final=1e-2,
-    lr_mlp_final=1e-3,
-    sh_degree=1,
-    sh_every=200,
-    lr_means=1.6e-3,
-    lr_means_final=1.6e-4,
-    lr_sh=1e-2,
-    lr_scales=1e-2,
-    densify_from=50,
-    densify_until=300,
-    densify_every=50,
-    log_every=25,
-    opacity_reset_every=100_000,
-    lr_grid=1e-2,
-    lr_mlp=1e-3,
-    checkpoint_every=300,
-    densify=DensifyConfig(grad_threshold=2e-5, max_gaussians=3000),
-)
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)  # small tensors: one thread is fastest, and polite on shared CPUs
     start = time.perf_counter()
@@ -206,7 +193,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 n_train_times=40, n_test_times=8, n_val=4, width=args.size, height=args.size
             ),
         )
-        result, _ = _run_training(data, out, TrainConfig(**DEMO_TRAIN), "white")
+        result, _ = _run_training(data, out, preset("demo"), "white")
         test = load_dnerf(data, "test", "white")
         res, res_static = evaluate(result.model, test), evaluate(result.static, test)
         train_res = evaluate(result.model, load_dnerf(data, "train", "white"))

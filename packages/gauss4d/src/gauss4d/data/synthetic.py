@@ -24,6 +24,8 @@ from accelerator_utils import progress as progress_bar
 from gauss4d.camera import orbit_camera
 from gauss4d.data.dnerf import w2c_to_c2w_gl
 
+# A quarter orbit, one bounce over the time span: D-NeRF-like motion per frame (see README).
+DEFAULT_CYCLES = 0.25
 LIGHT = np.array([0.3, 0.4, 0.85]) / np.linalg.norm([0.3, 0.4, 0.85])
 
 
@@ -40,6 +42,7 @@ class SceneConfig:
     radius: float = 3.3
     elevation_deg: tuple[float, float] = (-10.0, 60.0)
     supersample: int = 2
+    cycles: float = DEFAULT_CYCLES
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -47,6 +50,10 @@ class SceneConfig:
             raise ValueError("need n_train_times >= 2 and non-negative n_test_times, n_val")
         if self.width < 4 or self.height < 4 or self.supersample < 1:
             raise ValueError("images must be at least 4x4 and supersample >= 1")
+        if not 0 < self.cycles <= 4:
+            raise ValueError(
+                f"cycles (motion cycles over the time span) must be in (0, 4], got {self.cycles}"
+            )
 
 
 def _rot_z(angle: float) -> np.ndarray:
@@ -59,9 +66,12 @@ def _rot_x(angle: float) -> np.ndarray:
     return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
 
 
-def scene_objects(t: float) -> list[dict]:
-    """The ellipsoids at time ``t`` in [0, 1]: centre, rotation, radii and two checker colours."""
-    orbit = 2 * math.pi * t
+def scene_objects(t: float, cycles: float = DEFAULT_CYCLES) -> list[dict]:
+    """The ellipsoids at time ``t`` in [0, 1]: centre, rotation, radii and two checker colours.
+
+    ``cycles``: how many orbits the first object makes over the time span (all motions scale
+    with it)."""
+    orbit = 2 * math.pi * cycles * t
     return [
         {
             "center": np.array([0.75 * math.cos(orbit), 0.75 * math.sin(orbit), 0.15]),
@@ -84,11 +94,13 @@ def scene_objects(t: float) -> list[dict]:
     ]
 
 
-def cast_rays(origins: np.ndarray, dirs: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+def cast_rays(
+    origins: np.ndarray, dirs: np.ndarray, t: float, cycles: float = DEFAULT_CYCLES
+) -> tuple[np.ndarray, np.ndarray]:
     """Ray-cast the scene at time ``t``: (R, 3) rgb and (R,) hit mask for rays (R, 3), (R, 3)."""
     best = np.full(origins.shape[0], np.inf)
     rgb = np.zeros_like(origins)
-    for obj in scene_objects(t):
+    for obj in scene_objects(t, cycles):
         o = ((origins - obj["center"]) @ obj["rot"]) / obj["radii"]
         d = (dirs @ obj["rot"]) / obj["radii"]
         a, b, c = (d * d).sum(1), 2 * (o * d).sum(1), (o * o).sum(1) - 1
@@ -109,7 +121,13 @@ def cast_rays(origins: np.ndarray, dirs: np.ndarray, t: float) -> tuple[np.ndarr
 
 
 def render_view(
-    w2c: np.ndarray, fx: float, width: int, height: int, t: float, supersample: int = 2
+    w2c: np.ndarray,
+    fx: float,
+    width: int,
+    height: int,
+    t: float,
+    supersample: int = 2,
+    cycles: float = DEFAULT_CYCLES,
 ) -> np.ndarray:
     """(H, W, 4) straight-alpha RGBA in [0, 1] of the scene at time ``t`` seen by ``w2c``."""
     k = supersample
@@ -122,7 +140,7 @@ def render_view(
     dirs = cam_dirs.reshape(-1, 3) @ rot
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     origin = -rot.T @ trans
-    rgb, hit = cast_rays(np.broadcast_to(origin, dirs.shape), dirs, t)
+    rgb, hit = cast_rays(np.broadcast_to(origin, dirs.shape), dirs, t, cycles)
     rgb = (rgb * hit[:, None]).reshape(height, k, width, k, 3).sum((1, 3))
     cover = hit.reshape(height, k, width, k).sum((1, 3)).astype(np.float64)
     rgb = rgb / np.maximum(cover, 1)[..., None]
@@ -163,6 +181,7 @@ def _write_split(
             cfg.height,
             float(t),
             cfg.supersample,
+            cfg.cycles,
         )
         name = f"r_{i:03d}"
         with atomic_write(root / split / f"{name}.png") as f:
