@@ -105,6 +105,9 @@ def ssd_chunked(
 
     # 4. contribution of each chunk's starting state to its outputs: C once per group
     carried = Cg @ starts.reshape(b, g, c, r * p, n).transpose(-1, -2)  # (b, g, c, T, r*p)
-    carried = carried.reshape(b, g, c, T, r, p) * torch.exp2(cum).permute(0, 1, 3, 4, 2)[..., None]
-    y = y.permute(0, 3, 4, 1, 2, 5) + carried.permute(0, 2, 3, 1, 4, 5)  # (b, c, T, g, r, p)
+    # (b, g, c, T, r, p) is the output layout when g == 1: decay and intra-chunk outputs are
+    # applied in place there, so no further full-size temporary or copy is made
+    carried = carried.reshape(b, g, c, T, r, p).permute(0, 2, 3, 1, 4, 5)  # (b, c, T, g, r, p)
+    carried.mul_(torch.exp2(cum).permute(0, 3, 4, 1, 2)[..., None])
+    y = carried.add_(y.permute(0, 3, 4, 1, 2, 5))
     return y.reshape(b, c * T, h, p)[:, :length], state.reshape(b, h, p, n)
