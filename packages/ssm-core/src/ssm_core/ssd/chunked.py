@@ -87,9 +87,8 @@ def ssd_chunked(
     dA = (dt * (A * LOG2E)).reshape(b, c, T, g, r).permute(0, 3, 4, 1, 2)  # log2 decays
     cum = dA.cumsum(-1)  # (b, g, r, c, T), <= 0
 
-    # 1. intra-chunk outputs: (C B^T o L) (dt x), C B^T once per group
+    # 1. intra-chunk scores C B^T o L, C B^T once per group (applied to dt x in step 4)
     scores = (Cg @ Bg.transpose(-1, -2))[:, :, None] * decay_matrix(dA)  # (b,g,r,c,T,T)
-    y = scores @ xdt.permute(0, 1, 4, 2, 3, 5)  # (b, g, r, c, T, p)
 
     # 2. each chunk's own contribution to the state at its end, per group: (b, g, c, r*p, n)
     to_end = torch.exp2(cum[..., -1:] - cum).permute(0, 1, 3, 4, 2)  # (b, g, c, T, r), <= 1
@@ -105,9 +104,12 @@ def ssd_chunked(
 
     # 4. contribution of each chunk's starting state to its outputs: C once per group
     carried = Cg @ starts.reshape(b, g, c, r * p, n).transpose(-1, -2)  # (b, g, c, T, r*p)
-    # (b, g, c, T, r, p) is the output layout when g == 1: decay and intra-chunk outputs are
-    # applied in place there, so no further full-size temporary or copy is made
-    carried = carried.reshape(b, g, c, T, r, p).permute(0, 2, 3, 1, 4, 5)  # (b, c, T, g, r, p)
-    carried.mul_(torch.exp2(cum).permute(0, 3, 4, 1, 2)[..., None])
-    y = carried.add_(y.permute(0, 3, 4, 1, 2, 5))
+    # decay and intra-chunk outputs (1.) are applied in place, head by head, reading the inputs
+    # through strided views, so no other full-size temporary or copy is made
+    y = carried.reshape(b, g, c, T, r, p)
+    y.mul_(torch.exp2(cum).permute(0, 1, 3, 4, 2)[..., None])
+    for gi in range(g):
+        for ri in range(r):
+            y[:, gi, :, :, ri].add_(scores[:, gi, ri] @ xdt[:, gi, :, :, ri])
+    y = y.permute(0, 2, 3, 1, 4, 5)  # (b, c, T, g, r, p), contiguous when g == 1
     return y.reshape(b, c * T, h, p)[:, :length], state.reshape(b, h, p, n)
