@@ -112,3 +112,31 @@ def test_exact_rational_arithmetic_case():
     exact = np.kron(np.array(sigma2, dtype=float), np.array(sigma1, dtype=float))
     res = fit(torch.tensor(Ys, dtype=torch.float64), mean="zero", method="rational", polish=0)
     np.testing.assert_allclose(res.covariance().numpy(), exact, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("m1", "m2", "n", "sweeps"), [(11, 3, 4, 0), (3, 11, 4, 0), (21, 55, 3, 1)]
+)
+def test_default_polish_and_reported_fields(spd, m1, m2, n, sweeps):
+    """One castling step is exact: no polishing sweep; longer chains get one. The reported
+    score residual and log-likelihood are those of the returned pair, recomputed from scratch."""
+    Y = sample([spd(m1, 3), spd(m2, 4)], n, seed=m1 * m2 + n)
+    res = fit(Y, mean="zero", method="rational")
+    assert res.n_iter == sweeps and res.converged and res.existence.status == "unique"
+    s1, s2 = res.unnormalised()
+    resid = score_residual(Y[None], s1[None], s2[None])[0]
+    np.testing.assert_allclose(float(res.score_residual), float(resid), rtol=1e-6, atol=1e-10)
+    assert float(res.score_residual) < 1e-9
+    L1, L2 = torch.linalg.cholesky(s1), torch.linalg.cholesky(s2)
+    X = torch.linalg.solve_triangular(L1, Y, upper=False)
+    X = torch.linalg.solve_triangular(L2, X.mT, upper=False)
+    ld = 2 * n * (m2 * L1.diagonal().log().sum() + m1 * L2.diagonal().log().sum())
+    ll = -0.5 * (n * m1 * m2 * np.log(2 * np.pi) + float(ld) + float(X.square().sum()))
+    assert abs(float(res.loglik) - ll) < 1e-10 * abs(ll)
+    ff = fit(
+        Y,
+        mean="zero",
+        method="flipflop",
+        config=FlipFlopConfig(max_iter=20000, tol_ll=0.0, tol_score=1e-11),
+    )
+    assert abs(float(res.loglik - ff.loglik)) < 1e-10 * abs(ll)

@@ -11,7 +11,15 @@ from typing import Any
 import torch
 
 from kron_mle.existence import Existence, existence, require_existence
-from kron_mle.flipflop import EngineResult, FlipFlopConfig, flipflop, loglik_const, score_residual
+from kron_mle.flipflop import (
+    EngineResult,
+    FlipFlopConfig,
+    checked_cholesky,
+    chol_score_residual,
+    flipflop,
+    loglik_const,
+    score_residual,
+)
 from kron_mle.model import helmert_contrasts, logdet_chol
 from kron_mle.rational import NotRationalError, castling_chain, rational_mle
 from kron_mle.tensor import tensor_flipflop
@@ -137,7 +145,7 @@ def fit(
     normalization: str = "trace",
     batched: bool = False,
     init: KronFit | Sequence[ArrayLike] | None = None,
-    polish: int = 1,
+    polish: int | None = None,
     config: FlipFlopConfig | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
@@ -148,7 +156,9 @@ def fit(
     ``Y``: NumPy array or torch tensor (any device), ``(n, m1, m2)`` for the matrix normal,
     ``(n, m1, ..., mK)`` for the tensor normal; with ``batched=True`` a leading axis ``B`` of
     independent problems fitted in one batched computation. ``method``: ``"rational"`` (closed
-    form by castling, matrix case, then ``polish`` flip-flop sweeps), ``"flipflop"``, or
+    form by castling, matrix case, then ``polish`` flip-flop sweeps; ``None``: none when castling
+    takes at most one step, which is exact up to rounding, and 1 for longer chains),
+    ``"flipflop"``, or
     ``"auto"`` (rational whenever castling ends in a vector case). ``mean``: ``"estimate"``
     (the covariance is then fitted on the ``n - 1`` Helmert contrasts and rescaled by
     ``(n - 1) / n``) or ``"zero"``. ``init``: warm start (a previous :class:`KronFit` or factors).
@@ -167,7 +177,7 @@ def fit(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
-    if polish < 0:
+    if polish is not None and polish < 0:
         raise ValueError(f"polish must be >= 0 sweeps, got {polish}")
     config = config or FlipFlopConfig()
     ex = existence(dims, n_eff)
@@ -178,6 +188,8 @@ def fit(
     start = _init_factors(init, dims, Yt)
     chosen = _choose(method, dims, n_eff, start)
     if chosen == "rational":
+        if polish is None:
+            polish = 0 if len(castling_chain(dims[0], dims[1], n_eff) or ()) <= 2 else 1
         raw = _rational(Z, polish, config, progress)
     elif len(dims) == 2:
         init2 = None if start is None else (start[0], start[1])
@@ -225,7 +237,8 @@ def _choose(method: str, dims: tuple[int, ...], n_eff: int, start: Any) -> str:
 def _rational(
     Z: torch.Tensor, polish: int, config: FlipFlopConfig, progress: bool | None
 ) -> EngineResult:
-    """Closed form, then ``polish`` flip-flop sweeps from it (none: residual measured only).
+    """Closed form, then ``polish`` flip-flop sweeps from it (none: residual measured only, on
+    the Cholesky factors that also give the log-likelihood).
 
     The castling chain always runs in float64 (cheap, and long chains lose too much accuracy in
     float32); the factors are then cast back and polished in ``Z``'s dtype.
@@ -240,12 +253,15 @@ def _rational(
             progress=progress,
         )
         raw.n_iter = torch.full_like(raw.n_iter, polish)
+        # the residual of the returned pair (the flip-flop's is that of the pair one step back)
+        raw.score_residual = score_residual(Z, raw.factors[0], raw.factors[1])
     else:
         B, n, m1, m2 = Z.shape
-        L1, L2 = torch.linalg.cholesky(s1), torch.linalg.cholesky(s2)
+        L1 = checked_cholesky(s1, "Sigma1", 0)
+        L2 = checked_cholesky(s2, "Sigma2", 0)
         ll = loglik_const(n, m1 * m2) - 0.5 * n * (m2 * logdet_chol(L1) + m1 * logdet_chol(L2))
         zeros = torch.zeros(B, dtype=torch.long, device=Z.device)
-        resid = score_residual(Z, s1, s2)
+        resid = chol_score_residual(Z, L1, L2)
         raw = EngineResult([s1, s2], ll, ll[:, None], zeros, resid, resid)
     _, tol_score = config.tolerances(Z.dtype)
     raw.converged = raw.score_residual <= max(tol_score, 1e3 * torch.finfo(Z.dtype).eps)

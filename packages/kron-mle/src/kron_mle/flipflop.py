@@ -224,9 +224,14 @@ def score_residual(Y: torch.Tensor, sigma1: torch.Tensor, sigma2: torch.Tensor) 
 
     The larger of the two factors' natural-gradient norms; zero exactly at a stationary point.
     """
-    steps = TorchHalfSteps(Y)
     L1 = checked_cholesky(sigma1, "Sigma1", 0)
     L2 = checked_cholesky(sigma2, "Sigma2", 0)
+    return chol_score_residual(Y, L1, L2)
+
+
+def chol_score_residual(Y: torch.Tensor, L1: torch.Tensor, L2: torch.Tensor) -> torch.Tensor:
+    """:func:`score_residual` from the (checked) Cholesky factors ``L1``, ``L2`` of the pair."""
+    steps = TorchHalfSteps(Y)
     r1 = whitened_residual(steps.rows(L2), L1)
     r2 = whitened_residual(steps.cols(L1), L2)
     return torch.maximum(r1, r2)
