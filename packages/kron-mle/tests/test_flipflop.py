@@ -1,6 +1,8 @@
 """Flip-flop: against a per-sample loop reference, monotone log-likelihood, free log-likelihood,
 stationarity, batching, float32, warm starts; the tensor engine against the matrix one."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -115,3 +117,15 @@ def test_tensor_k3_monotone_and_stationary(spd):
         Y[None], init=out.factors, config=FlipFlopConfig(max_iter=1), require_convergence=False
     )
     assert abs(float(again.loglik[0] - out.loglik[0])) < 1e-9 * abs(float(out.loglik[0]))
+
+
+def test_stopping_rule_needs_both_tests(spd):
+    """The relative LL change alone would stop at sweep 2 (tol_ll = 1); the score test keeps the
+    flip-flop going until the reported residual is below tol_score."""
+    Y = sample([spd(11, 5), spd(10, 6)], 2, seed=7)[None]
+    loose = flipflop(Y, config=FlipFlopConfig(tol_ll=1.0, tol_score=math.inf))
+    both = flipflop(Y, config=FlipFlopConfig(max_iter=50_000, tol_ll=1.0, tol_score=1e-6))
+    assert int(loose.n_iter[0]) == 2 and bool(loose.converged[0])
+    assert int(both.n_iter[0]) > 2 and bool(both.converged[0])
+    assert float(both.score_residual[0]) <= 1e-6 < float(loose.score_residual[0])
+    assert float(both.loglik[0]) > float(loose.loglik[0])
