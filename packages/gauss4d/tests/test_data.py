@@ -92,3 +92,11 @@ def test_mismatched_image_sizes(scene_dir, tmp_path):
     with pytest.raises(ValueError, match="resolution"):
         load_dnerf(bad, "train")
     assert load_dnerf(bad, "train", resolution=(12, 12)).images.shape[1:3] == (12, 12)
+
+
+def test_scene_motion_scales_with_cycles_and_rejects_bad_values():
+    """Half the cycles: the orbiting object is where the full-speed scene had it at half the time."""
+    slow, fast = scene_objects(0.5, 0.5)[0], scene_objects(0.25, 1.0)[0]
+    assert np.allclose(slow["center"], fast["center"]) and np.allclose(slow["rot"], fast["rot"])
+    with pytest.raises(ValueError, match="cycles"):
+        SceneConfig(cycles=0.0)
