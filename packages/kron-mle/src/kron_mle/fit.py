@@ -40,6 +40,9 @@ class KronFit:
     ``normalization`` says (``trace``: ``tr = m_k``; ``det``: ``det = 1``; ``first``:
     ``[0, 0] = 1``; ``frobenius``: ``||.||_F = 1``). ``loglik`` is in nats at the returned
     estimate (mean included when estimated); ``loglik_trace`` holds one value per sweep.
+    ``score_residual``: relative natural-gradient norm; for rational fits that of the returned
+    pair, for flip-flop fits the one of its stopping test (the pair before the last ``Sigma1``
+    half-step, whose ``Sigma2`` is optimal).
     """
 
     factors: list[torch.Tensor]

@@ -32,7 +32,9 @@ coprime case ``m1 = n m2 - 1`` one step suffices: ``z`` spans the right kernel o
 ``Sigma1_hat = (1/(n m2)) sum_i Y_i Z Z^T Y_i^T``.
 
 Kernels are computed by a complete QR of ``Yt^T`` (never determinants). Long chains lose accuracy
-near the boundary, so :func:`kron_mle.fit` polishes the rational point with 1-3 flip-flop sweeps.
+near the boundary, so :func:`kron_mle.fit` polishes the rational point with flip-flop sweeps
+(``polish``; by default one after a chain of two or more castling steps, none after a single
+step, whose closed form is exact up to rounding).
 """
 
 from __future__ import annotations
