@@ -147,3 +147,16 @@ def test_benchmark_report_prints_the_packages_own_numbers():
     assert f"| fast | {fast.median_s:.4g} | {fast.speedup:.3g}x | {cpu} |" in text
     assert "torch threads)" in "\n".join(t for t in text.splitlines() if t.startswith("Hardware:"))
     assert "Traceback" in text and "Machine: CPU test. Size: quick." in text
+
+
+def test_benchmark_report_collects_only_benchmark_reports(tmp_path):
+    """A package's script may write other JSON (raw tables) into the same folder."""
+    from accelerator_utils import BenchmarkReport
+
+    rep = BenchmarkReport("pkg-a")
+    rep.metric("accuracy", 0.99, target=">= 0.95", passed=True)
+    rep.write(tmp_path)
+    (tmp_path / "raw_table.json").write_text('{"rows": [1, 2]}')
+    (tmp_path / "list.json").write_text("[1, 2]")
+    loaded = benchmark_report.load_reports(tmp_path)
+    assert [r["package"] for r in loaded] == ["pkg-a"]

@@ -45,7 +45,9 @@ def run_package(member: workspace.Member, size: str, out: Path) -> tuple[int, st
 
 
 def load_reports(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    """The ``BenchmarkReport`` JSON files in ``out`` (a script may write other JSON beside them)."""
+    reports = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    return [r for r in reports if isinstance(r, dict) and {"comparisons", "metrics"} <= r.keys()]
 
 
 def plot_package(name: str, reports: list[dict[str, Any]], path: Path) -> bool:
