@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -42,6 +43,12 @@ def _worker(
         barrier()  # no rank tears gloo down while a peer is still using it
     finally:
         cleanup()
+    # Work is done and saved. Leave without interpreter teardown: gloo's C++ threads can abort
+    # ("terminate called without an active exception") while static objects are destroyed,
+    # which spawn would report as a failed rank. Errors above still propagate normally.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def train_sae_multiprocess(
