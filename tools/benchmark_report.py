@@ -159,6 +159,16 @@ def build_report(
         "every figure comes from the packages' own benchmark scripts, run side by side in one "
         "process each.",
         "",
+        *(
+            [
+                "Quick sizes are small enough for a laptop CPU in minutes; the targets are the "
+                "issues' figures, stated for the packages' full sizes (`--size full`), so a quick "
+                "figure marked not met is not yet a verdict on the package.",
+                "",
+            ]
+            if size == "quick"
+            else []
+        ),
         "## At a glance",
         "",
         *summary_table([(name, reports, code) for name, reports, code, _ in sections]),
