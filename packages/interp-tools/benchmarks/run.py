@@ -279,6 +279,7 @@ def bench_maxofk(report: BenchmarkReport, full: bool) -> list[str]:
         "| wall / brute force |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
+    notes = [""]
     for seed in shipped_seeds():
         model = load_model(shipped_checkpoint(seed))
         truth = brute_force_accuracy(model) if full else brute_force_accuracy_paths(model)
@@ -292,33 +293,33 @@ def bench_maxofk(report: BenchmarkReport, full: bool) -> list[str]:
         by_name = {r.strategy: r for r in results}
         cubic, sub = by_name["cubic"], by_name["subcubic"]
         rank1 = by_name["subcubic (rank-1 EQKE)"]
+        # the point: the tightest cubic variant that runs in <= 1/100 of brute force
+        budget = [r for r in results if r.strategy.startswith("cubic")]
+        budget = [r for r in budget if r.wall_s <= 0.01 * truth.wall_s]
+        best = max(budget, key=lambda r: r.accuracy, default=None)
         report.metric(
-            f"seed {seed}: cubic bound / brute force",
-            cubic.accuracy / truth.accuracy,
+            f"seed {seed}: best cubic bound within 1/100 of brute-force wall ({truth.strategy})"
+            " / brute force",
+            best.accuracy / truth.accuracy if best else 0.0,
             "",
             target="≥ 0.95",
-            passed=cubic.accuracy / truth.accuracy >= 0.95,
+            passed=best is not None and best.accuracy / truth.accuracy >= 0.95,
         )
-        wide = by_name["cubic (r=24, exact positions)"]
-        report.metric(
-            f"seed {seed}: cubic (r=24) bound / brute force",
-            wide.accuracy / truth.accuracy,
-            "",
-            target="≥ 0.95",
-            passed=wide.accuracy / truth.accuracy >= 0.95,
+        notes.append(
+            f"Seed {seed}: the tightest cubic proof within budget is {best.strategy if best else 'none'}."
         )
-        report.metric(
-            f"seed {seed}: cubic (r=24) wall / brute-force wall ({truth.strategy})",
-            wide.wall_s / truth.wall_s,
-            "",
-        )
-        report.metric(
-            f"seed {seed}: cubic wall / brute-force wall ({truth.strategy})",
-            cubic.wall_s / truth.wall_s,
-            "",
-            target="≤ 0.01",
-            passed=cubic.wall_s / truth.wall_s <= 0.01,
-        )
+        for label, r in (
+            ("cubic (r=8)", cubic),
+            ("cubic (r=24)", by_name["cubic (r=24, exact positions)"]),
+        ):
+            report.metric(
+                f"seed {seed}: {label} bound / brute force", r.accuracy / truth.accuracy, ""
+            )
+            report.metric(
+                f"seed {seed}: {label} wall / brute-force wall ({truth.strategy})",
+                r.wall_s / truth.wall_s,
+                "",
+            )
         for name, r in (("subcubic", sub), ("rank-1 subcubic", rank1)):
             report.metric(
                 f"seed {seed}: {name} bound / brute force",
@@ -336,7 +337,7 @@ def bench_maxofk(report: BenchmarkReport, full: bool) -> list[str]:
             target="1",
             passed=sound,
         )
-    return rows
+    return rows + notes
 
 
 def bench_sae(report: BenchmarkReport, full: bool) -> list[str]:
