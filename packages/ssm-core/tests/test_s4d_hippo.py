@@ -95,7 +95,21 @@ def test_s4d_conv_equals_recurrence(init):
     torch.manual_seed(0)
     layer = S4D(S4DConfig(channels=3, d_state=8, init=init)).double()
     u = torch.randn(2, 33, 3, dtype=torch.float64)
-    assert torch.allclose(layer(u, "conv"), layer(u, "recurrent"), atol=1e-10)
+    assert torch.allclose(layer(u, "conv"), layer(u, "recurrent"), atol=1e-10)  # autograd path
+    with torch.no_grad():  # the in-place path
+        assert torch.allclose(layer(u, "conv"), layer(u, "recurrent"), atol=1e-10)
+
+
+def test_s4d_recurrence_gradients_match_conv():
+    layer = S4D(S4DConfig(channels=3, d_state=8), generator=torch.Generator().manual_seed(0))
+    layer = layer.double()
+    u = torch.randn(2, 17, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    grads = []
+    for mode in ("conv", "recurrent"):
+        layer.zero_grad()
+        (layer(u, mode) ** 2).sum().backward()
+        grads.append(torch.cat([q.grad.flatten() for q in layer.parameters()]))
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-8, atol=1e-10)
 
 
 def test_s4d_timescale_init_range_and_errors():

@@ -150,12 +150,34 @@ class S4D(nn.Module):
         raise ValueError(f"unknown mode {mode!r}; choose 'conv' or 'recurrent'")
 
     def _recurrent(self, u: Tensor) -> Tensor:
-        """State stepping ``h_t = dA h_{t-1} + dB u_t`` (one fused ``addcmul``), ``y_t = 2 Re(C h_t)``."""
+        """State stepping ``h_t = dA h_{t-1} + dB u_t``, ``y_t = 2 Re(C h_t)``."""
         dA, dB, C = self.discrete()
-        C2 = 2 * C
-        h = torch.zeros(u.shape[0], *dA.shape, dtype=dA.dtype, device=u.device)
-        ys = []
-        for t in range(u.shape[1]):
-            h = torch.addcmul(dB * u[:, t, :, None], dA, h)
-            ys.append((h * C2).sum(-1).real)
-        return torch.stack(ys, 1).to(u.dtype)
+        if torch.is_grad_enabled() and (u.requires_grad or dA.requires_grad):
+            return _step_autograd(u, dA, dB, 2 * C)
+        return _step_inplace(u, dA, dB, 2 * C)
+
+
+def _step_autograd(u: Tensor, dA: Tensor, dB: Tensor, C2: Tensor) -> Tensor:
+    """The recurrence out of place (one fused ``addcmul`` per step), so autograd can record it."""
+    h = torch.zeros(u.shape[0], *dA.shape, dtype=dA.dtype, device=u.device)
+    ys = []
+    for t in range(u.shape[1]):
+        h = torch.addcmul(dB * u[:, t, :, None], dA, h)
+        ys.append((h * C2).sum(-1).real)
+    return torch.stack(ys, 1).to(u.dtype)
+
+
+def _step_inplace(u: Tensor, dA: Tensor, dB: Tensor, C2: Tensor) -> Tensor:
+    """The same recurrence into preallocated buffers: no allocation per step, so its time does
+    not depend on how the allocator treats thousands of state-sized temporaries."""
+    b, length, _ = u.shape
+    h = torch.zeros(b, *dA.shape, dtype=dA.dtype, device=u.device)  # (B, H, N/2)
+    inp, prod = torch.empty_like(h), torch.empty_like(h)
+    y = torch.empty(length, b, dA.shape[0], dtype=dA.dtype, device=u.device)  # (L, B, H)
+    u_t = u.transpose(0, 1)  # (L, B, H)
+    for t in range(length):
+        torch.mul(dB, u_t[t, :, :, None], out=inp)
+        torch.addcmul(inp, dA, h, out=h)
+        torch.mul(h, C2, out=prod)
+        torch.sum(prod, -1, out=y[t])
+    return y.real.transpose(0, 1).to(u.dtype)
