@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         machine += f", GPU {torch.cuda.get_device_name()}"
     lines = build_report(sections, machine, args.size)
     for name, rel in plots.items():  # each package's plot goes under its own heading
-        at = lines.index(f"## {name}") + 3
+        at = lines.index(f"## {name}") + 4  # after the status paragraph
         lines[at:at] = [f"![{name}]({rel})", ""]
     atomic_write_text(args.output, "\n".join(lines) + "\n")
     print(f"wrote {args.output}")
