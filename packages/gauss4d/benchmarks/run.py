@@ -11,7 +11,9 @@ in [0.1, 1], seen from 3.3 units with a 40-degree field of view.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import math
+import multiprocessing
 import shutil
 import sys
 import tempfile
@@ -124,7 +126,9 @@ def bench_raster(report: BenchmarkReport, n_naive: int, n_tiles: int, size: int,
     )
 
 
-def bench_memory(report: BenchmarkReport, n: int, size: int):
+def _training_step_peak(n: int, size: int) -> int:
+    """Peak RSS (bytes) of one training step, run in a fresh process by :func:`bench_memory`."""
+    torch.set_num_threads(1)
     params, cam = trained_like(n, size, 2)
     g = init_from_points(params[0].detach(), sh_degree=3)
     opt = GaussianAdam(
@@ -135,12 +139,21 @@ def bench_memory(report: BenchmarkReport, n: int, size: int):
         out = render(opt.gaussians, cam, torch.ones(3))
         (out.image - target).abs().mean().backward()
         opt.step()
+    return mem.peak_bytes
+
+
+def bench_memory(report: BenchmarkReport, n: int, size: int):
+    """In a fresh process: the RSS of this one would include whatever memory the earlier
+    benchmarks (the all-pairs baseline peaks at ~8 GiB) left mapped in the allocator."""
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        peak = pool.submit(_training_step_peak, n, size).result()
     report.metric(
-        f"peak RSS of a training step, {n} Gaussians {size}^2, SH 3",
-        mem.peak_bytes / 2**30,
+        f"peak RSS of a training step, {n} Gaussians {size}^2, SH 3 (fresh process)",
+        peak / 2**30,
         "GiB",
         target="<= 1.5 GB",
-        passed=mem.peak_bytes <= 1.5e9,
+        passed=peak <= 1.5e9,
     )
 
 
