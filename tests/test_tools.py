@@ -147,6 +147,9 @@ def test_benchmark_report_prints_the_packages_own_numbers():
     assert f"| fast | {fast.median_s:.4g} | {fast.speedup:.3g}x | {cpu} |" in text
     assert "torch threads)" in "\n".join(t for t in text.splitlines() if t.startswith("Hardware:"))
     assert "Traceback" in text and "Machine: CPU test. Size: quick." in text
+    plotted = benchmark_report.build_report(sections, "CPU test", "quick", {"pkg-a": "a.png"})
+    at = plotted.index("## pkg-a")
+    assert plotted[at + 3 : at + 6] == ["", "![pkg-a](a.png)", ""]  # after the status line
     caveat = "not yet a verdict"  # quick figures are judged against full-size targets
     assert caveat in text
     assert caveat not in "\n".join(benchmark_report.build_report(sections, "CPU test", "full"))

@@ -114,8 +114,12 @@ def summary_table(sections: list[tuple[str, list[dict[str, Any]], int]]) -> list
     return [*lines, ""]
 
 
-def package_section(name: str, reports: list[dict[str, Any]], status: str) -> list[str]:
+def package_section(
+    name: str, reports: list[dict[str, Any]], status: str, plot: str | None = None
+) -> list[str]:
     lines = [f"## {name}", "", status, ""]
+    if plot:
+        lines += [f"![{name}]({plot})", ""]
     hardware = sorted({rep["hardware"] for rep in reports if rep.get("hardware")})
     if hardware:
         lines += [f"Hardware: {'; '.join(hardware)}.", ""]
@@ -145,7 +149,10 @@ def package_section(name: str, reports: list[dict[str, Any]], status: str) -> li
 
 
 def build_report(
-    sections: list[tuple[str, list[dict[str, Any]], int, str]], hardware: str, size: str
+    sections: list[tuple[str, list[dict[str, Any]], int, str]],
+    hardware: str,
+    size: str,
+    plots: dict[str, str] | None = None,
 ) -> list[str]:
     """The Markdown lines of BENCHMARKS.md from each package's (name, reports, exit code, output
     tail). Every number is printed from the packages' JSON reports, nothing else."""
@@ -179,7 +186,7 @@ def build_report(
             if code == 0
             else f"**The benchmark script failed (exit {code})**:\n\n```\n{tail}\n```"
         )
-        lines += package_section(name, reports, status)
+        lines += package_section(name, reports, status, (plots or {}).get(name))
     return lines
 
 
@@ -219,10 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = f"CPU {cpu_name()}, {os.cpu_count()} logical cores"
     if torch.cuda.is_available():
         machine += f", GPU {torch.cuda.get_device_name()}"
-    lines = build_report(sections, machine, args.size)
-    for name, rel in plots.items():  # each package's plot goes under its own heading
-        at = lines.index(f"## {name}") + 4  # after the status paragraph
-        lines[at:at] = [f"![{name}]({rel})", ""]
+    lines = build_report(sections, machine, args.size, plots)
     atomic_write_text(args.output, "\n".join(lines) + "\n")
     print(f"wrote {args.output}")
     return 1 if any(code != 0 for _, _, code, _ in sections) else 0
