@@ -17,7 +17,15 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from accelerator_utils import BenchmarkReport, compare, limit_threads, make_generator, thread_info
+from accelerator_utils import (
+    BenchmarkReport,
+    compare,
+    limit_threads,
+    make_generator,
+    page_faults_per_call,
+    retain_freed_memory,
+    thread_info,
+)
 from interp_tools.hooks import HookPoint, hook_point_names, run_with_cache
 from interp_tools.maxofk import (
     brute_force_accuracy,
@@ -44,18 +52,6 @@ def strip_hook_points(model: nn.Module) -> nn.Module:
         delattr(parent, attr)
         object.__setattr__(parent, attr, lambda x: x)
     return plain
-
-
-def faults_per_call(fn, calls: int = 5) -> float:
-    """Minor page faults per call of ``fn`` (this process; NaN where getrusage is missing)."""
-    try:
-        import resource
-    except ImportError:
-        return float("nan")
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(calls):
-        fn()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
 
 
 def cached_megabytes(model: nn.Module, tokens: torch.Tensor, names) -> float:
@@ -98,7 +94,9 @@ def transformer_lens_candidates(cfg: TransformerConfig, tokens: torch.Tensor) ->
 
 
 @torch.no_grad()
-def bench_hooks(report: BenchmarkReport, repeats: int) -> None:
+def bench_hooks(report: BenchmarkReport, repeats: int, allocator: str = "") -> None:
+    """Hook overhead at B·T = 512 (targets) and B·T = 8; ``allocator`` tags a run made before
+    :func:`retain_freed_memory` (no targets there: see the package README)."""
     cfg = TransformerConfig(
         n_layers=4, d_model=256, n_heads=8, d_head=32, d_mlp=1024, d_vocab=512, n_ctx=128
     )
@@ -125,18 +123,19 @@ def bench_hooks(report: BenchmarkReport, repeats: int) -> None:
         c = report.add(
             compare(
                 candidates,
-                title=f"hook overhead, 4 blocks d=256, B·T={batch * T}",
+                title=f"hook overhead, 4 blocks d=256, B·T={batch * T}{allocator}",
                 repeats=repeats,
                 params={"batch": batch, "T": T, "sites": n_sites},
             )
         )
-        big = batch * T >= 512
-        suffix = "" if big else f" (tiny, B·T={batch * T})"
+        big = batch * T >= 512 and not allocator
+        suffix = ("" if batch * T >= 512 else f" (tiny, B·T={batch * T})") + allocator
         for names, label in ((None, "all sites"), (resid, "residual-stream sites")):
             mb = cached_megabytes(model, tokens, names)
             report.metric(f"bytes cached, {label}" + suffix, mb, "MB")
         for row, fn in candidates.items():
-            report.metric(f"minor page faults per call: {row}" + suffix, faults_per_call(fn), "")
+            faults = page_faults_per_call(fn)
+            report.metric(f"minor page faults per call: {row}" + suffix, faults, "")
         unused = c.row("hook points unused").ratio
         report.metric(
             "unused hook points / plain" + suffix,
@@ -450,10 +449,11 @@ def main() -> None:
         report = BenchmarkReport("interp-tools")
         report.metric("torch threads", thread_info()["torch_threads"], "")
         report.metric("load average (1 min) at start", os.getloadavg()[0], "")
-        for var in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"):
-            if var in os.environ:  # glibc told to keep freed memory: a diagnostic run
-                report.metric(f"environment {var}", float(os.environ[var]), "bytes")
         repeats = 9 if args.full else 5
+        if "hooks" in parts:
+            bench_hooks(report, 15 if args.full else 9, allocator=", default glibc allocator")
+        allocator = retain_freed_memory()  # for every comparison below (process-wide)
+        report.metric(f"CPU allocator from here on: {allocator.describe()}", allocator.applied, "")
         if "hooks" in parts:
             bench_hooks(report, 15 if args.full else 9)
         if "patching" in parts:

@@ -6,6 +6,12 @@ Importing this package has no side effects: no thread, seed or precision setting
 
 from importlib.metadata import version as _version
 
+from accelerator_utils.allocator import (
+    AllocatorSettings,
+    minor_page_faults,
+    page_faults_per_call,
+    retain_freed_memory,
+)
 from accelerator_utils.benchmark import BenchmarkReport, Comparison, Row, compare
 from accelerator_utils.chunking import MemoryBudgetError, chunk_size_for, chunked_apply, split_sizes
 from accelerator_utils.device import DeviceLike, resolve_device, synchronize
@@ -32,6 +38,7 @@ from accelerator_utils.validation import check_finite, check_shape
 __version__ = _version("accelerator-utils")
 
 __all__ = [
+    "AllocatorSettings",
     "BenchmarkReport",
     "Comparison",
     "DeviceLike",
@@ -61,11 +68,14 @@ __all__ = [
     "make_generator",
     "matmul_precision",
     "measure",
+    "minor_page_faults",
     "numpy_rng",
+    "page_faults_per_call",
     "progress",
     "progress_enabled",
     "resolve_device",
     "resolve_dtype",
+    "retain_freed_memory",
     "seed_everything",
     "set_matmul_precision",
     "split_sizes",
