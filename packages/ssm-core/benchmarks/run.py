@@ -18,11 +18,18 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--only", default="ssd,scan,s4d,decode")
+    p.add_argument("--retain-freed-memory", action="store_true", help="see run_benchmarks")
+    p.add_argument("--name", help="result file name (default ssm-core or ssm-core-quick)")
     args = p.parse_args()
     which = tuple(w.strip() for w in args.only.split(","))
-    name = "ssm-core" if args.full else "ssm-core-quick"
+    name = args.name or ("ssm-core" if args.full else "ssm-core-quick")
     report = run_benchmarks(
-        FULL if args.full else QUICK, threads=args.threads, which=which, out=args.out, name=name
+        FULL if args.full else QUICK,
+        threads=args.threads,
+        which=which,
+        out=args.out,
+        name=name,
+        retain_memory=args.retain_freed_memory,
     )
     print(report.to_markdown())  # written (inside the thread pin) by run_benchmarks
     print(f"wrote {args.out / name}.json")

@@ -30,8 +30,12 @@ def test_segsum_definition_and_sign():
             want = sum(a[j + 1 : i + 1].tolist()) if i >= j else -math.inf
             assert s[i, j].item() == pytest.approx(want, abs=1e-12)
     assert bool((s[torch.isfinite(s)] <= 0).all())
-    close = torch.allclose(decay_matrix(a[None]), torch.exp2(s)[None], rtol=1e-14, atol=0)
-    assert close  # the chunked form's in-place 2 ** segsum
+    close = torch.allclose(decay_matrix(a.cumsum(0)[None]), torch.exp2(s)[None], rtol=1e-14)
+    assert close  # the chunked form's 2 ** segsum from chunk-relative cumulative sums
+    a32 = -torch.rand(4, 64, generator=torch.Generator().manual_seed(0)) * 0.25  # |cum| <= 16
+    m32 = decay_matrix(a32.cumsum(-1))
+    m64 = torch.exp2(segsum(a32.double()))
+    assert bool((m32 <= 1).all()) and float((m32 - m64).abs().max()) <= 2e-6  # float32
 
 
 def test_recurrent_matches_scalar_loop(close):

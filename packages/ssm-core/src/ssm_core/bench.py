@@ -24,6 +24,8 @@ from accelerator_utils import (
     compare,
     limit_threads,
     make_generator,
+    page_faults_per_call,
+    retain_freed_memory,
     thread_info,
 )
 from accelerator_utils import progress as progress_bar
@@ -73,10 +75,18 @@ def bench_ssd(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> N
         c = report.add(
             compare(cands, title="SSD chunked vs recurrence", repeats=s.repeats, params=params)
         )
+        _report_faults(report, "SSD", cands)
     best = max(c.speedup(k) for k in cands if k != "recurrent")
     report.metric(
         "SSD best chunked speed-up over recurrence", best, "x", target=">= 10x", passed=best >= 10
     )
+
+
+def _report_faults(report: BenchmarkReport, label: str, cands: dict[str, Callable]) -> None:
+    """Minor page faults per call of each candidate: where a timing depends on whether the
+    allocator handed memory back to the kernel (see ``retain_freed_memory``)."""
+    for name, fn in cands.items():
+        report.metric(f"{label} page faults per call, {name}", page_faults_per_call(fn, calls=2))
 
 
 def _mambapy_scan() -> Callable | None:
@@ -198,18 +208,20 @@ def bench_s4d(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> N
     b, h, n, L = 8, 256, 64, s.s4d_length
     layer = S4D(S4DConfig(channels=h, d_state=n), generator=gen)
     u = torch.randn(b, L, h, generator=gen)
+    cands = {
+        "recurrence": lambda: layer(u, "recurrent"),
+        "FFT convolution": lambda: layer(u, "conv"),
+    }
     with torch.no_grad():
         c = report.add(
             compare(
-                {
-                    "recurrence": lambda: layer(u, "recurrent"),
-                    "FFT convolution": lambda: layer(u, "conv"),
-                },
+                cands,
                 title="S4D convolution vs recurrence",
                 repeats=max(2, s.repeats - 2),
                 params={"B": b, "H": h, "N": n, "L": L, "dtype": "float32"},
             )
         )
+        _report_faults(report, "S4D", cands)
     sp = c.speedup("FFT convolution")
     report.metric(
         "S4D FFT convolution speed-up over recurrence", sp, "x", target=">= 10x", passed=sp >= 10
@@ -272,8 +284,13 @@ def run_benchmarks(
     out: Path | None = None,
     name: str = "ssm-core",
     progress: bool | None = None,
+    retain_memory: bool = False,
 ) -> BenchmarkReport:
     """Run the selected benchmarks with ``threads`` pinned; returns the filled report.
+
+    ``retain_memory`` first calls :func:`accelerator_utils.retain_freed_memory` (process-wide:
+    glibc keeps freed blocks), so candidates that allocate per call or per step stop paying
+    for page faults; the report records which allocator setting it ran with.
 
     ``seed`` fixes the generated inputs and models (``None``: fresh entropy); ``progress`` shows
     bars (``None``: only on a terminal outside CI).
@@ -289,6 +306,8 @@ def run_benchmarks(
     with limit_threads(threads):
         report = BenchmarkReport("ssm-core")  # inside, so its header names the pinned threads
         report.metric("threads", threads, anchor=str(thread_info()))
+        allocator = retain_freed_memory().describe() if retain_memory else "glibc defaults"
+        report.metric(f"CPU allocator: {allocator}", retain_memory)
         for bench in progress_bar(which, desc="benchmarks", enabled=progress):
             if bench == "decode":
                 bench_decode(report, sizes, gen, progress=progress)

@@ -28,6 +28,7 @@ def _bench(args: argparse.Namespace) -> int:
         which=which,
         progress=args.progress,
         out=args.out,  # written inside the thread pin, so the header names it
+        retain_memory=args.retain_freed_memory,
     )
     print(report.to_markdown())
     print(f"wrote {args.out / 'ssm-core'}.json")
@@ -128,6 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--full", action="store_true", help="full sizes and repeats")
     bench.add_argument("--only", default="", help="comma-separated subset of ssd,scan,s4d,decode")
     bench.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    bench.add_argument(
+        "--retain-freed-memory",
+        action="store_true",
+        help="glibc keeps freed memory (no page faults from reallocation); recorded in the report",
+    )
     train = sub.add_parser("train-task", help="train on a synthetic task and report accuracy/loss")
     train.add_argument("task", choices=sorted(TASKS))
     train.add_argument("--model", choices=["mamba", "s4d"], default="mamba")

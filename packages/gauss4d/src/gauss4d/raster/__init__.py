@@ -65,6 +65,7 @@ def rasterize(
         camera.width,
         camera.height,
         cfg,
+        pairs.alpha,
     )
     h, w = camera.height, camera.width
     visible = torch.zeros(len(means), dtype=torch.bool, device=means.device)

@@ -37,6 +37,7 @@ def composite(
     width: int,
     height: int,
     cfg: RasterConfig,
+    alpha: Tensor | None = None,
 ) -> Composited:
     """Composite pairs sorted by (pixel, depth), differentiably in all float inputs.
 
@@ -44,10 +45,12 @@ def composite(
     over the same pixel, computed as ``exp`` of an exclusive segmented cumsum of
     ``log(1 - alpha)``; a pair counts only while ``T_i (1 - alpha_i) >= transmittance_min``.
     The cumsum runs in float64 so that the subtraction of segment offsets stays exact.
-    Returns colour = sum w_i c_i + (1 - sum w_i) * background.
+    Returns colour = sum w_i c_i + (1 - sum w_i) * background. ``alpha`` (M,): the pairs'
+    alphas if already known (then they carry no gradient to means2d, conics, opacities).
     """
     n_pix = width * height
-    alpha = pair_alpha(means2d, conics, opacities, pixel, gauss, width, cfg)
+    if alpha is None:
+        alpha = pair_alpha(means2d, conics, opacities, pixel, gauss, width, cfg)
     log1m = torch.log1p(-alpha).double()
     incl = torch.cumsum(log1m, 0)
     _, counts = torch.unique_consecutive(pixel, return_counts=True)
@@ -59,10 +62,11 @@ def composite(
     w = alpha * trans
     if keep is not None:
         w = torch.where(keep, w, torch.zeros_like(w))
-    acc = torch.zeros(n_pix, dtype=w.dtype, device=w.device).index_add(0, pixel, w)
-    dep = torch.zeros(n_pix, dtype=w.dtype, device=w.device).index_add(0, pixel, w * depths[gauss])
-    col = torch.zeros(n_pix, colors.shape[1], dtype=w.dtype, device=w.device).index_add(
-        0, pixel, w[:, None] * colors[gauss]
-    )
+    # one gather and one scatter: per pair [1, depth, colour] weighted by w -> per pixel
+    attrs = torch.cat([torch.ones_like(depths)[:, None], depths[:, None], colors], 1)
+    per_pair = w[:, None] * attrs.index_select(0, gauss)  # (M, 2 + C)
+    out = torch.zeros(n_pix, per_pair.shape[1], dtype=w.dtype, device=w.device)
+    out = out.index_add(0, pixel, per_pair)
+    acc, dep, col = out[:, 0], out[:, 1], out[:, 2:]
     col = col + (1.0 - acc)[:, None] * background.to(col)
     return Composited(col, acc, dep)

@@ -1,7 +1,8 @@
 """Custom autograd Function: composite without a graph, recompute it in backward.
 
 Forward keeps only the inputs and the int64 pair lists, so a training step holds O(pairs)
-memory once instead of every intermediate of the compositing graph.
+memory once instead of every intermediate of the compositing graph. Forward reuses the pair
+alphas of the enumeration; backward evaluates them again, with their graph.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class CompositeFunction(torch.autograd.Function):
         width,
         height,
         cfg,
+        alpha,
     ):
         with torch.no_grad():
             out = composite(
@@ -46,6 +48,7 @@ class CompositeFunction(torch.autograd.Function):
                 width,
                 height,
                 cfg,
+                alpha,
             )
         ctx.save_for_backward(means2d, conics, opacities, colors, depths, background, pixel, gauss)
         ctx.meta = (width, height, cfg)
@@ -74,7 +77,7 @@ class CompositeFunction(torch.autograd.Function):
             torch.zeros_like(t) if g is None and t.requires_grad else g
             for g, t in zip(result, leaves)
         ]
-        return (*result, None, None, None, None, None)
+        return (*result, None, None, None, None, None, None)
 
 
 def composite_recompute(
@@ -89,8 +92,22 @@ def composite_recompute(
     width: int,
     height: int,
     cfg: RasterConfig,
+    alpha: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Memory-lean ``composite``: (color (P,C), alpha (P,), depth (P,))."""
+    """Memory-lean ``composite``: (color (P,C), alpha (P,), depth (P,)). ``alpha`` (M,):
+    the pairs' alphas from the enumeration (``Pairs.alpha``), skipping their re-evaluation in
+    the forward; gradients are the same either way."""
     return CompositeFunction.apply(
-        means2d, conics, opacities, colors, depths, background, pixel, gauss, width, height, cfg
+        means2d,
+        conics,
+        opacities,
+        colors,
+        depths,
+        background,
+        pixel,
+        gauss,
+        width,
+        height,
+        cfg,
+        alpha,
     )

@@ -17,11 +17,14 @@ class Pairs:
 
     pixel: (M,) int64 flat pixel index ``row * width + col``. gauss: (M,) int64 Gaussian index.
     boxed: number of pairs in the boxes before the alpha test (work of the enumeration).
+    alpha: (M,) each pair's alpha (``pair_alpha``, no graph), so compositing's forward need not
+    evaluate it again.
     """
 
     pixel: Tensor
     gauss: Tensor
     boxed: int
+    alpha: Tensor
 
     def __len__(self) -> int:
         return self.pixel.shape[0]
@@ -56,11 +59,11 @@ def pair_alpha(
     """
     px = (pixel % width).to(means2d.dtype) + 0.5
     py = torch.div(pixel, width, rounding_mode="floor").to(means2d.dtype) + 0.5
-    mu = means2d[gauss]
-    dx, dy = px - mu[:, 0], py - mu[:, 1]
-    con = conics[gauss]
-    power = -0.5 * (con[:, 0] * dx * dx + con[:, 2] * dy * dy) - con[:, 1] * dx * dy
-    alpha = (opacities[gauss] * power.clamp(cfg.min_exponent, 0.0).exp()).clamp(max=cfg.alpha_max)
+    # one gather of the packed per-Gaussian attributes (its gradient: one index_add)
+    g = torch.cat([means2d, conics, opacities[:, None]], 1).index_select(0, gauss)  # (M, 6)
+    dx, dy = px - g[:, 0], py - g[:, 1]
+    power = -0.5 * (g[:, 2] * dx * dx + g[:, 4] * dy * dy) - g[:, 3] * dx * dy
+    alpha = (g[:, 5] * power.clamp(cfg.min_exponent, 0.0).exp()).clamp(max=cfg.alpha_max)
     return torch.where(alpha >= cfg.alpha_min, alpha, torch.zeros_like(alpha))
 
 
@@ -83,15 +86,16 @@ def enumerate_pairs(
     counts = (x1 - x0 + 1).clamp(min=0) * (y1 - y0 + 1).clamp(min=0)
     order = torch.argsort(proj.depths.detach(), stable=True)
     order = order[counts[order] > 0]
-    pixels, gausses, boxed = [], [], 0
+    pixels, gausses, alphas, boxed = [], [], [], 0
     for ids in _chunks_by_count(order, counts[order], chunk_pairs):
         c = counts[ids]
         gid = torch.repeat_interleave(ids, c)
         local = torch.arange(gid.shape[0], device=gid.device) - torch.repeat_interleave(
             torch.cumsum(c, 0) - c, c
         )
-        w = (x1 - x0 + 1)[gid]
-        pix = (y0[gid] + local // w) * width + x0[gid] + local % w
+        box = torch.stack([x0, x1 - x0 + 1, y0], 1).index_select(0, gid)  # (m, 3)
+        w = box[:, 1]
+        pix = (box[:, 2] + local // w) * width + box[:, 0] + local % w
         alpha = pair_alpha(
             proj.means2d.detach(),
             proj.conics.detach(),
@@ -104,13 +108,14 @@ def enumerate_pairs(
         keep = alpha > 0
         pixels.append(pix[keep])
         gausses.append(gid[keep])
+        alphas.append(alpha[keep])
         boxed += gid.shape[0]
     if not pixels:
         empty = torch.zeros(0, dtype=torch.long, device=proj.means2d.device)
-        return Pairs(empty, empty, 0)
+        return Pairs(empty, empty, 0, proj.means2d.new_zeros(0))
     pixel = torch.cat(pixels)
     pixel, perm = torch.sort(pixel, stable=True)
-    return Pairs(pixel, torch.cat(gausses)[perm], boxed)
+    return Pairs(pixel, torch.cat(gausses)[perm], boxed, torch.cat(alphas)[perm])
 
 
 def _chunks_by_count(ids: Tensor, counts: Tensor, limit: int) -> list[Tensor]:

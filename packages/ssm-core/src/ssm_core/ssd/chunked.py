@@ -25,17 +25,18 @@ from torch import Tensor
 LOG2E = 1 / math.log(2)
 
 
-def decay_matrix(a: Tensor) -> Tensor:
-    """``2 ** segsum(a)``: ``M[..., i, j] = 2^(a[j+1] + ... + a[i])`` for ``i >= j``, else 0.
+def decay_matrix(cum: Tensor) -> Tensor:
+    """``M[..., i, j] = 2^(cum[i] - cum[j]) = 2^(a[j+1] + ... + a[i])`` for ``i >= j``, else 0.
 
-    The same masked cumulative sum as :func:`ssm_core.ssd.ref.segsum` (each entry sums only its
-    own segment, so for ``a <= 0`` every exponent is ``<= 0`` and accurate), done in place on one
-    ``(..., T, T)`` buffer.
+    ``cum`` ``(..., T)``: cumulative sums of ``a <= 0`` *within one chunk* (the segment sums
+    relative to the chunk). ``cum`` is non-increasing, also in rounded arithmetic, so every
+    exponent is ``<= 0``; the difference costs an absolute exponent error of about
+    ``|cum| * 2^-24`` in float32 (chunk-relative sums keep ``|cum|`` small), one fused pass
+    instead of a masked cumulative sum over a ``(T, T)`` buffer (2x faster here).
     """
-    T = a.shape[-1]
-    lower = torch.ones(T, T, dtype=torch.bool, device=a.device).tril()
-    s = torch.where(lower.tril(-1), a[..., :, None], 0.0).cumsum_(-2)
-    return s.masked_fill_(~lower, -math.inf).exp2_()
+    T = cum.shape[-1]
+    upper = torch.ones(T, T, dtype=torch.bool, device=cum.device).triu(1)
+    return (cum[..., :, None] - cum[..., None, :]).masked_fill_(upper, -math.inf).exp2_()
 
 
 def _pass_states(chunk_states: Tensor, decay: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
@@ -88,7 +89,7 @@ def ssd_chunked(
     cum = dA.cumsum(-1)  # (b, g, r, c, T), <= 0
 
     # 1. intra-chunk scores C B^T o L, C B^T once per group (applied to dt x in step 4)
-    scores = (Cg @ Bg.transpose(-1, -2))[:, :, None] * decay_matrix(dA)  # (b,g,r,c,T,T)
+    scores = (Cg @ Bg.transpose(-1, -2))[:, :, None] * decay_matrix(cum)  # (b,g,r,c,T,T)
 
     # 2. each chunk's own contribution to the state at its end, per group: (b, g, c, r*p, n)
     to_end = torch.exp2(cum[..., -1:] - cum).permute(0, 1, 3, 4, 2)  # (b, g, c, T, r), <= 1
