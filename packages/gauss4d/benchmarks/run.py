@@ -11,9 +11,7 @@ in [0.1, 1], seen from 3.3 units with a 40-degree field of view.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import math
-import multiprocessing
 import shutil
 import sys
 import tempfile
@@ -22,7 +20,14 @@ from pathlib import Path
 
 import torch
 
-from accelerator_utils import BenchmarkReport, PeakMemory, compare, limit_threads, thread_info
+from accelerator_utils import (
+    BenchmarkReport,
+    PeakMemory,
+    compare,
+    in_fresh_process,
+    limit_threads,
+    thread_info,
+)
 from gauss4d.camera import orbit_camera
 from gauss4d.data import SceneConfig, load_dnerf, make_scene
 from gauss4d.evaluate import evaluate
@@ -145,9 +150,7 @@ def _training_step_peak(n: int, size: int) -> int:
 def bench_memory(report: BenchmarkReport, n: int, size: int):
     """In a fresh process: the RSS of this one would include whatever memory the earlier
     benchmarks (the all-pairs baseline peaks at ~8 GiB) left mapped in the allocator."""
-    spawn = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
-        peak = pool.submit(_training_step_peak, n, size).result()
+    peak = in_fresh_process(_training_step_peak, n, size)
     report.metric(
         f"peak RSS of a training step, {n} Gaussians {size}^2, SH 3 (fresh process)",
         peak / 2**30,

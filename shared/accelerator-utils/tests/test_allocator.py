@@ -1,10 +1,16 @@
+import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from accelerator_utils import AllocatorSettings, page_faults_per_call, retain_freed_memory
+from accelerator_utils import (
+    AllocatorSettings,
+    in_fresh_process,
+    page_faults_per_call,
+    retain_freed_memory,
+)
 
 CHURN = """
 import torch
@@ -47,3 +53,10 @@ def test_settings_validation() -> None:
     with pytest.raises(ValueError, match="calls"):
         page_faults_per_call(lambda: None, calls=0)
     assert "retained" in AllocatorSettings(True, 1 << 30, 32 << 20).describe()
+
+
+def test_in_fresh_process_runs_elsewhere_and_returns() -> None:
+    assert in_fresh_process(os.getpid) != os.getpid()
+    assert in_fresh_process(divmod, 7, 2) == (3, 1)
+    with pytest.raises(ZeroDivisionError):
+        in_fresh_process(divmod, 1, 0)

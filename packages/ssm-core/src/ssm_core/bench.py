@@ -9,10 +9,8 @@
 from __future__ import annotations
 
 import copy
-import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from accelerator_utils import (
     BenchmarkReport,
     PeakMemory,
     compare,
+    in_fresh_process,
     limit_threads,
     make_generator,
     page_faults_per_call,
@@ -124,12 +123,6 @@ def _peak_worker(engine: str, shape: tuple[int, int, int, int]) -> int:
     return pm.delta_bytes
 
 
-def _fresh_process_peak(engine: str, shape: tuple[int, int, int, int]) -> int:
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        return pool.submit(_peak_worker, engine, shape).result()
-
-
 def bench_scan(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> None:
     b, L, d, n = 1, s.scan_length, 256, 16
     x = torch.randn(b, L, d, generator=gen)
@@ -186,7 +179,7 @@ def bench_scan(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> 
                 passed=r >= 4,
             )
     peaks = {
-        name: _fresh_process_peak(name, (b, L, d, n))
+        name: in_fresh_process(_peak_worker, name, (b, L, d, n))
         for name in ("reference loop", "chunked (ours)")
     }
     for name, peak in peaks.items():

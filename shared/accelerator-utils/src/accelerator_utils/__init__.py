@@ -8,6 +8,7 @@ from importlib.metadata import version as _version
 
 from accelerator_utils.allocator import (
     AllocatorSettings,
+    in_fresh_process,
     minor_page_faults,
     page_faults_per_call,
     retain_freed_memory,
@@ -64,6 +65,7 @@ __all__ = [
     "format_bytes",
     "format_seconds",
     "hardware_summary",
+    "in_fresh_process",
     "limit_threads",
     "make_generator",
     "matmul_precision",

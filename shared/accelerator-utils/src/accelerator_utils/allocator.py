@@ -19,8 +19,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameter numbers from glibc's <malloc.h>
 _M_MMAP_THRESHOLD = -3
@@ -110,3 +115,15 @@ def page_faults_per_call(fn: Callable[[], object], calls: int = 5) -> float:
     for _ in range(calls):
         fn()
     return (minor_page_faults() - before) / calls
+
+
+def in_fresh_process(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in a newly spawned interpreter; its result (or exception).
+
+    For measurements that must not see this process's allocator state: a peak RSS would
+    include memory earlier work left mapped, page faults depend on what was freed before.
+    ``fn`` must be importable by name (a module-level function) and its arguments picklable.
+    """
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
