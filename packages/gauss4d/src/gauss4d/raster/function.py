@@ -20,38 +20,12 @@ class CompositeFunction(torch.autograd.Function):
     """``composite`` as one autograd node returning (color (P,C), alpha (P,), depth (P,))."""
 
     @staticmethod
-    def forward(
-        ctx,
-        means2d,
-        conics,
-        opacities,
-        colors,
-        depths,
-        background,
-        pixel,
-        gauss,
-        width,
-        height,
-        cfg,
-        alpha,
-    ):
+    def forward(ctx, *inputs):
+        """``inputs``: the arguments of :func:`composite_recompute`, in its order."""
         with torch.no_grad():
-            out = composite(
-                means2d,
-                conics,
-                opacities,
-                colors,
-                depths,
-                background,
-                pixel,
-                gauss,
-                width,
-                height,
-                cfg,
-                alpha,
-            )
-        ctx.save_for_backward(means2d, conics, opacities, colors, depths, background, pixel, gauss)
-        ctx.meta = (width, height, cfg)
+            out = composite(*inputs)
+        ctx.save_for_backward(*inputs[:8])  # 6 float inputs, pixel, gauss
+        ctx.meta = inputs[8:11]  # width, height, cfg
         return out.color, out.alpha, out.depth
 
     @staticmethod
