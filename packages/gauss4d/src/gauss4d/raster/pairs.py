@@ -83,7 +83,9 @@ def enumerate_pairs(
     """
     cfg = cfg or RasterConfig()
     x0, x1, y0, y1 = pixel_boxes(proj, width, height)
-    counts = (x1 - x0 + 1).clamp(min=0) * (y1 - y0 + 1).clamp(min=0)
+    widths = x1 - x0 + 1
+    counts = widths.clamp(min=0) * (y1 - y0 + 1).clamp(min=0)
+    boxes = torch.stack([x0, widths, y0], 1)  # (N, 3), gathered per pair below
     order = torch.argsort(proj.depths.detach(), stable=True)
     order = order[counts[order] > 0]
     pixels, gausses, alphas, boxed = [], [], [], 0
@@ -93,7 +95,7 @@ def enumerate_pairs(
         local = torch.arange(gid.shape[0], device=gid.device) - torch.repeat_interleave(
             torch.cumsum(c, 0) - c, c
         )
-        box = torch.stack([x0, x1 - x0 + 1, y0], 1).index_select(0, gid)  # (m, 3)
+        box = boxes.index_select(0, gid)  # (m, 3): x0, width, y0
         w = box[:, 1]
         pix = (box[:, 2] + local // w) * width + box[:, 0] + local % w
         alpha = pair_alpha(
