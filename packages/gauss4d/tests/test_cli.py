@@ -59,6 +59,18 @@ def test_missing_run_is_a_clear_error(tmp_path, capsys):
     assert "gauss4d train" in capsys.readouterr().err
 
 
+def test_unavailable_device_and_backend_are_clear_errors(tmp_path, capsys):
+    import pytest
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit) as exit_:
+            main(["eval", str(tmp_path), "--device", "cuda"])
+        assert exit_.value.code == 2 and "CUDA is not available" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path), "--backend", "cuda-kernels"])
+
+
 def test_measure_fps_and_model_size():
     import torch
 

@@ -196,7 +196,7 @@ def test_learning_rates_scale_with_extent_and_decay_as_4dgs():
 
 def test_fine_stage_optimiser_follows_the_deformation_schedule():
     cfg = TrainConfig(coarse_iters=10, fine_iters=20, n_init=8, sh_degree=0)
-    state = _State(cfg, 2.0)
+    state = _State(cfg, 2.0, torch.device("cpu"))
     state.step = cfg.coarse_iters
     state.start_fine()
     lrs = state.deform_opt.lrs

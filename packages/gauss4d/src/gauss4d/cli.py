@@ -12,14 +12,15 @@ from pathlib import Path
 
 import torch
 
-from accelerator_utils import atomic_write_json, hardware_summary
+from accelerator_utils import atomic_write_json, hardware_summary, resolve_device
 from gauss4d import __version__
 from gauss4d.data import SceneConfig, load_dnerf, make_scene
 from gauss4d.evaluate import evaluate
 from gauss4d.outputs import fly_around, save_gif, save_grid
+from gauss4d.raster import RasterConfig
 from gauss4d.train import TrainConfig, train
 from gauss4d.train.presets import PRESETS, preset
-from gauss4d.train.trainer import load_run
+from gauss4d.train.trainer import TrainingDiverged, load_run
 
 SCENE_JSON = "scene.json"
 
@@ -49,6 +50,24 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lambda-ssim", type=float, help="[0]")
     p.add_argument("--seed", type=int, help="training seed [0]")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    _add_device_args(p)
+
+
+def _device(spec: str) -> torch.device:
+    try:
+        return resolve_device(spec)
+    except (RuntimeError, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def _add_device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", type=_device, default="cpu", help="cpu | cuda | cuda:N | auto [cpu]")
+    p.add_argument(
+        "--backend",
+        choices=("torch", "gsplat"),
+        default="torch",
+        help="rasterizer: our pure-PyTorch one, or gsplat's CUDA kernels (CUDA only) [torch]",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,9 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render an orbit GIF and a PNG grid from a trained run")
     p.add_argument("run", type=Path)
     p.add_argument("--frames", type=int, default=24)
+    _add_device_args(p)
     p = sub.add_parser("eval", help="PSNR/SSIM/FPS/size of a run on a split of its scene")
     p.add_argument("run", type=Path)
     p.add_argument("--split", default="test")
+    _add_device_args(p)
     p = sub.add_parser("demo", help="a tiny synthetic scene end to end (about a minute)")
     p.add_argument("--out", type=Path, default=None, help="where to keep the outputs")
     p.add_argument("--size", type=int, default=32)
@@ -99,7 +120,14 @@ def cmd_make_scene(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_training(data: Path, out: Path, cfg: TrainConfig, background: str) -> tuple:
+def _run_training(
+    data: Path,
+    out: Path,
+    cfg: TrainConfig,
+    background: str,
+    device: torch.device | str = "cpu",
+    raster: RasterConfig | None = None,
+) -> tuple:
     split = load_dnerf(data, "train", background)
     cam = split.cameras[0]
     radius = float(torch.stack([c.center for c in split.cameras]).norm(dim=-1).mean())
@@ -115,7 +143,7 @@ def _run_training(data: Path, out: Path, cfg: TrainConfig, background: str) -> t
             "radius": radius,
         },
     )
-    result = train(split, cfg, out)
+    result = train(split, cfg, out, raster=raster, device=device)
     atomic_write_json(out / "history.json", result.history)
     return result, split
 
@@ -136,7 +164,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig(**overrides)
     else:
         cfg = preset(args.preset, **overrides)
-    result, _ = _run_training(args.data, args.out, cfg, args.background)
+    result, _ = _run_training(
+        args.data, args.out, cfg, args.background, args.device, RasterConfig(backend=args.backend)
+    )
     last = result.history[-1] if result.history else {}
     print(
         f"trained {cfg.total_iters} steps in {result.seconds:.1f} s; "
@@ -146,14 +176,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render_outputs(run: Path, model, info: dict, frames: int, split=None) -> None:
+def _render_outputs(
+    run: Path, model, info: dict, frames: int, split=None, raster: RasterConfig | None = None
+) -> None:
     size = (info["width"], info["height"])
-    orbit = fly_around(model, frames, *size, info["radius"], info["fov_x"])
+    orbit = fly_around(model, frames, *size, info["radius"], info["fov_x"], raster=raster)
     save_gif(orbit, run / "orbit.gif")
     save_grid(orbit[:: max(1, frames // 12)], run / "orbit_grid.png")
     if split is not None:
         renders = [
-            model.render(c, t, split.background).image
+            model.render(c, t, split.background, raster).image
             for c, t in zip(split.cameras[:6], split.times[:6].tolist())
         ]
         save_grid(list(split.images[:6]) + renders, run / "heldout_grid.png")
@@ -161,17 +193,18 @@ def _render_outputs(run: Path, model, info: dict, frames: int, split=None) -> No
 
 def cmd_render(args: argparse.Namespace) -> int:
     info = _scene_info(args.run)
-    model, _ = load_run(args.run)
-    _render_outputs(args.run, model, info, args.frames)
+    model, _ = load_run(args.run, args.device)
+    _render_outputs(args.run, model, info, args.frames, raster=RasterConfig(backend=args.backend))
     print(f"wrote {args.run / 'orbit.gif'} and {args.run / 'orbit_grid.png'}")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     info = _scene_info(args.run)
-    model, static = load_run(args.run)
+    model, static = load_run(args.run, args.device)
     split = load_dnerf(info["data"], args.split, info["background"])
-    res, res_static = evaluate(model, split), evaluate(static, split)
+    raster = RasterConfig(backend=args.backend)
+    res, res_static = evaluate(model, split, raster), evaluate(static, split, raster)
     atomic_write_json(
         args.run / f"eval_{args.split}.json", {"model": vars(res), "static": vars(res_static)}
     )
@@ -224,6 +257,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, ImportError, TrainingDiverged) as e:
         print(f"gauss4d {args.command}: error: {e}", file=sys.stderr)
         return 2

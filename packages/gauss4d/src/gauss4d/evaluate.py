@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from accelerator_utils import progress as progress_bar
+from accelerator_utils import synchronize
 from gauss4d.camera import Camera
 from gauss4d.data.dnerf import DNeRFSplit
 from gauss4d.metrics import psnr, ssim
@@ -44,14 +45,19 @@ def evaluate(
     *,
     progress: bool | None = None,
 ) -> EvalResult:
-    """Render every frame of ``split`` and compare with its image."""
+    """Render every frame of ``split`` (moved to the model's device) and compare with its image.
+    FPS times the renders alone (deformation included), synchronising the device."""
     if len(split) == 0:
         raise ValueError("the evaluation split has no frames")
+    device = model.gaussians.means.device
+    split = split.to(device)
     scores_p, scores_s, seconds = [], [], 0.0
     frames = zip(split.cameras, split.times.tolist(), split.images)
     for cam, t, target in progress_bar(frames, total=len(split), desc="evaluate", enabled=progress):
+        synchronize(device)
         start = time.perf_counter()
         image = model.render(cam, t, split.background, raster).image.clamp(0, 1)
+        synchronize(device)
         seconds += time.perf_counter() - start
         scores_p.append(psnr(image, target))
         scores_s.append(ssim(image, target))
@@ -76,9 +82,14 @@ def measure_fps(
     repeats: int = 5,
     raster: RasterConfig | None = None,
 ) -> float:
-    """Frames per second of ``model.render`` at ``camera`` (one warm-up render)."""
+    """Frames per second of ``model.render`` at ``camera`` (one warm-up render; the device is
+    synchronised before and after the timed renders)."""
+    device = model.gaussians.means.device
+    camera = camera.to(device)
     model.render(camera, t, None, raster)
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(repeats):
         model.render(camera, t, None, raster)
+    synchronize(device)
     return repeats / (time.perf_counter() - start)

@@ -14,6 +14,7 @@ from accelerator_utils import atomic_write
 from accelerator_utils import progress as progress_bar
 from gauss4d.camera import orbit_camera
 from gauss4d.model import DynamicModel
+from gauss4d.raster import RasterConfig
 
 
 def to_uint8(image: Tensor) -> np.ndarray:
@@ -67,6 +68,7 @@ def fly_around(
     *,
     elevation: float = 0.35,
     background: Tensor | None = None,
+    raster: RasterConfig | None = None,
     progress: bool | None = None,
 ) -> list[Tensor]:
     """Frames on a full orbit around the origin while time runs from 0 to 1."""
@@ -74,5 +76,5 @@ def fly_around(
     bg = torch.ones(3) if background is None else background
     for k in progress_bar(range(n_frames), desc="render", enabled=progress):
         cam = orbit_camera(2 * math.pi * k / n_frames, elevation, radius, fov_x, width, height)
-        frames.append(model.render(cam, k / max(n_frames - 1, 1), bg).image)
+        frames.append(model.render(cam, k / max(n_frames - 1, 1), bg, raster).image)
     return frames

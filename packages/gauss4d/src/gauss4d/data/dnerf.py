@@ -36,6 +36,16 @@ class DNeRFSplit:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    def to(self, device: torch.device | str) -> DNeRFSplit:
+        """The same split with images, alphas, times, background and cameras on ``device``."""
+        return DNeRFSplit(
+            self.images.to(device),
+            self.alphas.to(device),
+            self.times.to(device),
+            [c.to(device) for c in self.cameras],
+            self.background.to(device),
+        )
+
 
 def c2w_gl_to_w2c(matrix: Tensor) -> Tensor:
     """(4, 4) OpenCV world-to-camera from a Blender/OpenGL camera-to-world matrix."""

@@ -3,6 +3,7 @@
 ``rasterize`` projects Gaussians (``project``), lists the (pixel, Gaussian) pairs in their tight
 opacity-aware boxes (``enumerate_pairs``) and composites them front to back
 (``CompositeFunction``). ``rasterize_reference`` is the float64 brute-force reference.
+``RasterConfig(backend="gsplat")`` hands CUDA tensors to gsplat's kernels instead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from torch import Tensor
 from gauss4d.camera import Camera
 from gauss4d.raster.config import RasterConfig
 from gauss4d.raster.function import composite_recompute
+from gauss4d.raster.gsplat_backend import rasterize_gsplat
 from gauss4d.raster.pairs import enumerate_pairs
 from gauss4d.raster.project import Projected, project
 
@@ -22,9 +24,10 @@ from gauss4d.raster.project import Projected, project
 @dataclass
 class RasterResult:
     """image: (H, W, C). alpha, depth: (H, W) (depth accumulated, see ``Composited``).
-    means2d: (N, 2) screen positions (call ``retain_grad`` for densification statistics).
-    visible: (N,) Gaussians that reached at least one pair. n_pairs: composited pairs;
-    n_boxed: pairs enumerated in the boxes before the alpha test."""
+    means2d: (N, 2) screen positions (call ``retain_grad`` for densification statistics;
+    (1, N, 2) from the gsplat backend). visible: (N,) Gaussians that reached at least one pair.
+    n_pairs: composited pairs; n_boxed: pairs enumerated in the boxes before the alpha test
+    (gsplat backend: both are its (tile, Gaussian) intersections)."""
 
     image: Tensor
     alpha: Tensor
@@ -51,6 +54,11 @@ def rasterize(
     _check_inputs(means, quats, scales, opacities, colors)
     if background is None:
         background = torch.zeros(colors.shape[1], dtype=colors.dtype, device=colors.device)
+    if cfg.backend == "gsplat":
+        image, alpha, depth, means2d, visible, n = rasterize_gsplat(
+            means, quats, scales, opacities, colors, camera, background.to(colors), cfg
+        )
+        return RasterResult(image, alpha, depth, means2d, visible, n, n)
     proj = project(means, quats, scales, opacities, camera, cfg)
     pairs = enumerate_pairs(proj, camera.width, camera.height, cfg)
     color, alpha, depth = composite_recompute(

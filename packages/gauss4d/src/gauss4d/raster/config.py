@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+BACKENDS = ("torch", "gsplat")
+
 
 @dataclass(frozen=True)
 class RasterConfig:
@@ -18,6 +20,8 @@ class RasterConfig:
     near: Gaussians with camera depth below this (world units) are culled.
     fov_clamp: the EWA Jacobian is evaluated at x/z, y/z clamped to ``fov_clamp`` times the
         half field of view, which keeps Gaussians far outside the image from exploding.
+    backend: "torch" (ours, any device) or "gsplat" (gsplat's CUDA kernels, CUDA tensors only;
+        it fixes alpha_min, alpha_max, transmittance_min and fov_clamp at these defaults).
     """
 
     alpha_min: float = 1.0 / 255.0
@@ -26,6 +30,7 @@ class RasterConfig:
     dilation: float = 0.3
     near: float = 0.01
     fov_clamp: float = 1.3
+    backend: str = "torch"
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha_min < self.alpha_max < 1:
@@ -36,6 +41,8 @@ class RasterConfig:
             raise ValueError(f"transmittance_min must be in [0, 1), got {self.transmittance_min}")
         if self.dilation < 0 or self.near <= 0 or self.fov_clamp <= 0:
             raise ValueError("dilation must be >= 0, near and fov_clamp > 0")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
 
     @property
     def min_exponent(self) -> float:

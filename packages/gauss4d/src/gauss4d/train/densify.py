@@ -26,15 +26,17 @@ class DensifyConfig:
 
 
 class GradStats:
-    """Running mean of the view-space positional gradient norm per Gaussian."""
+    """Running mean of the view-space positional gradient norm per Gaussian (kept on
+    ``device``, the Gaussians' device)."""
 
-    def __init__(self, n: int):
-        self.total = torch.zeros(n)
-        self.count = torch.zeros(n)
+    def __init__(self, n: int, device: torch.device | str | None = None):
+        self.total = torch.zeros(n, device=device)
+        self.count = torch.zeros(n, device=device)
 
     def add(self, means2d_grad: Tensor, visible: Tensor, width: int, height: int) -> None:
-        g = means2d_grad.detach().cpu() * torch.tensor([width / 2, height / 2])
-        visible = visible.cpu()
+        """means2d_grad: (N, 2) pixel-space gradient; visible: (N,) bool."""
+        g = means2d_grad.detach().reshape(-1, 2)
+        g = g * torch.tensor([width / 2, height / 2], dtype=g.dtype, device=g.device)
         self.total[visible] += g[visible].norm(dim=-1)
         self.count[visible] += 1
 
@@ -45,9 +47,10 @@ class GradStats:
 def split_children(
     g: Gaussians, generator: torch.Generator | None = None, n_children: int = 2
 ) -> Gaussians:
-    """``n_children`` copies of each Gaussian, means sampled from it, scales / (0.8 * n)."""
+    """``n_children`` copies of each Gaussian, means sampled from it, scales / (0.8 * n).
+    ``generator`` is a CPU generator (the draws do not depend on the Gaussians' device)."""
     std = g.scales().repeat(n_children, 1)
-    offset = torch.randn(std.shape, generator=generator) * std
+    offset = torch.randn(std.shape, generator=generator).to(std) * std
     rot = quat_to_rotmat(g.quats).repeat(n_children, 1, 1)
     means = g.means.repeat(n_children, 1) + (rot @ offset[..., None])[..., 0]
     log_scales = g.log_scales.repeat(n_children, 1) - math.log(0.8 * n_children)
@@ -87,7 +90,7 @@ def densify_and_prune(
     opt.append(clones)
     opt.append(children)
     g = opt.gaussians.detach()
-    remove = torch.cat([split, torch.zeros(len(g) - n, dtype=torch.bool)])
+    remove = torch.cat([split, split.new_zeros(len(g) - n)])
     remove |= g.opacities() < cfg.min_opacity
     if prune_large:
         remove |= g.scales().max(dim=-1).values > cfg.max_world_size * extent

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from accelerator_utils import atomic_torch_save, make_generator
+from accelerator_utils import atomic_torch_save, make_generator, resolve_device
 from accelerator_utils import progress as progress_bar
 from gauss4d.camera import Camera
 from gauss4d.data.dnerf import DNeRFSplit
@@ -176,25 +176,27 @@ def _scene_box(g: Gaussians) -> torch.Tensor:
 
 
 class _State:
-    """Everything that a checkpoint holds."""
+    """Everything that a checkpoint holds. Tensors live on ``device``; the random generator
+    stays on the CPU, so a seed draws the same numbers on every device."""
 
-    def __init__(self, cfg: TrainConfig, extent: float):
+    def __init__(self, cfg: TrainConfig, extent: float, device: torch.device):
         self.cfg = cfg
         self.extent = extent
+        self.device = device
         self.gen = make_generator(cfg.seed)
         self.step = 0
         self.history: list[dict] = []
-        self.opt = GaussianAdam(
-            init_random(cfg.n_init, cfg.half_extent, cfg.sh_degree, self.gen), _lrs(cfg, extent)
-        )
-        self.stats = GradStats(cfg.n_init)
+        init = init_random(cfg.n_init, cfg.half_extent, cfg.sh_degree, self.gen)
+        self.opt = GaussianAdam(init.to(device), _lrs(cfg, extent))
+        self.stats = GradStats(cfg.n_init, device)
         self.deform: DeformationField | None = None
         self.deform_opt: Adam | None = None
         self.static: Gaussians | None = None
 
     def start_fine(self) -> None:
         self.static = self.opt.gaussians.detach()
-        self.deform = DeformationField(self.cfg.deformation, _scene_box(self.static), self.gen)
+        box = _scene_box(self.static).cpu()
+        self.deform = DeformationField(self.cfg.deformation, box, self.gen).to(self.device)
         params = dict(self.deform.named_parameters())
         self.deform_opt = Adam(params, dict.fromkeys(params, 0.0), eps=1e-15)
         self.set_deform_lrs()
@@ -224,17 +226,17 @@ class _State:
         )
 
     def load(self, path: Path) -> None:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
+        ck = torch.load(path, map_location=self.device, weights_only=False)
         self.step, self.history = ck["step"], ck["history"]
         self.opt.load_state_dict(ck["opt"])
-        self.stats = GradStats(len(self.opt.gaussians))
+        self.stats = GradStats(len(self.opt.gaussians), self.device)
         if ck["static"] is not None:
             self.start_fine()
             self.static = Gaussians(**ck["static"])
             self.deform.load_state_dict(ck["deform"])
             self.deform_opt.m, self.deform_opt.v = ck["deform_opt"]["m"], ck["deform_opt"]["v"]
             self.deform_opt.t = dict(ck["deform_opt"]["t"])
-        self.gen.set_state(ck["rng"])
+        self.gen.set_state(ck["rng"].cpu())
 
     def model(self) -> DynamicModel:
         return DynamicModel(self.opt.gaussians.detach(), self.deform)
@@ -282,17 +284,21 @@ def train(
     raster: RasterConfig | None = None,
     progress: bool | None = None,
     stop_at: int | None = None,
+    device: torch.device | str = "cpu",
 ) -> TrainResult:
     """Train a 4D-GS model on ``data`` (a D-NeRF split). With ``out_dir`` the run checkpoints to
     ``out_dir/checkpoint.pt`` and resumes from it when present. ``stop_at`` ends this call after
-    that global step (checkpointed), for time-boxed sessions; a later call resumes."""
+    that global step (checkpointed), for time-boxed sessions; a later call resumes. ``device``:
+    where the model and the frames live ("cpu", "cuda", "auto"; see ``resolve_device``)."""
     cfg = cfg or TrainConfig()
     raster = raster or RasterConfig()
     if len(data) < 1:
         raise ValueError("the training split has no frames")
     start = time.perf_counter()
+    device = resolve_device(device)
+    data = data.to(device)
     extent = cfg.scene_extent if cfg.scene_extent is not None else camera_extent(data.cameras)
-    state = _State(cfg, extent)
+    state = _State(cfg, extent, device)
     ckpt = None if out_dir is None else Path(out_dir) / CHECKPOINT
     if ckpt is not None and ckpt.exists():
         state.load(ckpt)
@@ -302,7 +308,7 @@ def train(
     while state.step < end:
         if state.step == cfg.coarse_iters and state.deform is None:
             state.start_fine()
-            state.stats = GradStats(len(state.opt.gaussians))
+            state.stats = GradStats(len(state.opt.gaussians), device)
         idx = int(torch.randint(len(data), (1,), generator=state.gen))
         loss, out, score = _loss(state, data, idx, raster)
         _check_finite(state, loss.detach(), ckpt)
@@ -364,7 +370,7 @@ def _density_control(state: _State, out, camera) -> None:
             state.gen,
             prune_large=step > cfg.opacity_reset_every,
         )
-        state.stats = GradStats(len(state.opt.gaussians))
+        state.stats = GradStats(len(state.opt.gaussians), state.device)
     if (step + 1) % cfg.opacity_reset_every == 0:
         reset_opacity(state.opt)
 
@@ -382,13 +388,15 @@ def config_from_dict(d: dict) -> TrainConfig:
     )
 
 
-def load_run(run_dir: str | Path) -> tuple[DynamicModel, DynamicModel]:
-    """(trained model, static coarse-stage model) from ``run_dir/checkpoint.pt``."""
+def load_run(
+    run_dir: str | Path, device: torch.device | str = "cpu"
+) -> tuple[DynamicModel, DynamicModel]:
+    """(trained model, static coarse-stage model) from ``run_dir/checkpoint.pt``, on ``device``."""
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: train a model with `gauss4d train` first")
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    state = _State(config_from_dict(ck["config"]), ck["extent"])
+    state = _State(config_from_dict(ck["config"]), ck["extent"], resolve_device(device))
     state.load(path)
     static = state.static if state.static is not None else state.opt.gaussians.detach()
     return state.model(), DynamicModel(static)
