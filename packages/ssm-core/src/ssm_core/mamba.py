@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssm_core.precision import compute_dtype, upcast
 from ssm_core.selective_scan import selective_scan
 
 
@@ -92,10 +93,18 @@ class Mamba(nn.Module):
             )
 
     def empty_state(self, batch: int, device=None, dtype=torch.float32) -> MambaState:
+        """Zero caches: conv ``(batch, d_inner, d_conv - 1)`` in ``dtype`` (the activations'),
+        SSM ``(batch, d_inner, d_state)`` in at least float32 (``ssm_core.precision``)."""
         c = self.config
         return MambaState(
             torch.zeros(batch, c.d_inner, c.d_conv - 1, device=device, dtype=dtype),
-            torch.zeros(batch, c.d_inner, c.d_state, device=device, dtype=dtype),
+            torch.zeros(
+                batch,
+                c.d_inner,
+                c.d_state,
+                device=device,
+                dtype=torch.promote_types(dtype, torch.float32),
+            ),
         )
 
     def _ssm_params(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -157,10 +166,12 @@ class Mamba(nn.Module):
         window = torch.cat([state.conv, xs[:, :, None]], dim=2)  # (b, di, k)
         xc = F.silu((window * self.conv1d.weight[:, 0]).sum(-1) + self.conv1d.bias)
         delta, A, B, C = self._ssm_params(xc)
-        delta = F.softplus(delta + self.dt_proj.bias)
-        h = torch.exp(delta[..., None] * A) * state.ssm + (delta * xc)[..., None] * B[:, None, :]
-        y = (h @ C[..., None]).squeeze(-1) + self.D * xc
-        return self.out_proj(y * F.silu(z)), MambaState(window[:, :, 1:], h)
+        work = compute_dtype(xc, state.ssm, A)
+        xw, delta, B, C, z, D, bias = upcast(work, xc, delta, B, C, z, self.D, self.dt_proj.bias)
+        delta = F.softplus(delta + bias)
+        h = torch.exp(delta[..., None] * A) * state.ssm + (delta * xw)[..., None] * B[:, None, :]
+        y = ((h @ C[..., None]).squeeze(-1) + D * xw) * F.silu(z)
+        return self.out_proj(y.to(xc.dtype)), MambaState(window[:, :, 1:], h)
 
     def _check_state(self, state: MambaState, batch: int) -> None:
         c = self.config

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssm_core.mamba import MambaState, dt_bias_init
+from ssm_core.precision import compute_dtype, upcast
 from ssm_core.ssd import ssd
 
 
@@ -83,11 +84,19 @@ class Mamba2(nn.Module):
         self.out_proj = nn.Linear(c.d_inner, c.d_model, bias=False)
 
     def empty_state(self, batch: int, device=None, dtype=torch.float32) -> MambaState:
-        """Zero caches: conv ``(batch, conv_dim, d_conv - 1)``, SSM ``(batch, heads, head_dim, d_state)``."""
+        """Zero caches: conv ``(batch, conv_dim, d_conv - 1)`` in ``dtype`` (the activations'),
+        SSM ``(batch, heads, head_dim, d_state)`` in at least float32 (``ssm_core.precision``)."""
         c = self.config
         return MambaState(
             torch.zeros(batch, c.conv_dim, c.d_conv - 1, device=device, dtype=dtype),
-            torch.zeros(batch, c.heads, c.head_dim, c.d_state, device=device, dtype=dtype),
+            torch.zeros(
+                batch,
+                c.heads,
+                c.head_dim,
+                c.d_state,
+                device=device,
+                dtype=torch.promote_types(dtype, torch.float32),
+            ),
         )
 
     def _split(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -109,9 +118,11 @@ class Mamba2(nn.Module):
         return -torch.exp(self.A_log.to(torch.promote_types(self.A_log.dtype, torch.float32)))
 
     def _out(self, y: Tensor, z: Tensor) -> Tensor:
-        g = y * F.silu(z)
-        g = g * torch.rsqrt(g.pow(2).mean(-1, keepdim=True) + 1e-5) * self.norm_weight
-        return self.out_proj(g)
+        """Gated RMS norm in at least float32, then ``out_proj`` in ``z``'s dtype."""
+        y, z_, w = upcast(compute_dtype(y, z), y, z, self.norm_weight)
+        g = y * F.silu(z_)
+        g = g * torch.rsqrt(g.pow(2).mean(-1, keepdim=True) + 1e-5) * w
+        return self.out_proj(g.to(z.dtype))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_with_state(x, None)[0]
@@ -129,6 +140,7 @@ class Mamba2(nn.Module):
         new_conv = seq[:, :, seq.shape[2] - (c.d_conv - 1) :]
         xbc = F.silu(self.conv1d(seq)).transpose(1, 2)
         x, B, C = self._heads(xbc)
+        x, B, C, dt = upcast(compute_dtype(x, state.ssm), x, B, C, dt)
         dt = F.softplus(dt + self.dt_bias)
         r = ssd(x, dt, self._A(), B, C, initial_state=state.ssm, chunk_size=c.chunk_size)
         y = r.y + x * self.D[:, None]
@@ -148,6 +160,7 @@ class Mamba2(nn.Module):
         x, B, C = self._heads(xbc)  # (b, H, P), (b, G, N)
         rep = c.heads // c.n_groups
         B, C = B.repeat_interleave(rep, 1), C.repeat_interleave(rep, 1)
+        x, B, C, dt = upcast(compute_dtype(x, state.ssm), x, B, C, dt)
         dt = F.softplus(dt + self.dt_bias)  # (b, H)
         decay = torch.exp(dt * self._A())[..., None, None]
         h = decay * state.ssm + (x * dt[..., None])[..., None] * B[:, :, None, :]

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ssm_core.precision import compute_dtype, upcast
 from ssm_core.selective_scan.chunked import scan_chunked
 from ssm_core.selective_scan.parallel import linear_scan, scan_parallel
 from ssm_core.selective_scan.ref import scan_ref
@@ -87,6 +88,8 @@ def selective_scan(
     ``initial_state`` ``(batch, d, n)``. ``delta`` is a time step: if ``delta_softplus`` it is
     passed through ``softplus(delta + delta_bias)`` first, as in Mamba. ``chunk_size`` of the
     chunked engine: ``None`` picks :func:`auto_chunk_size` (about 1 MiB of float32 per buffer).
+    Lower-precision inputs are scanned in float32 (``ssm_core.precision``): ``y`` comes back in
+    ``x``'s dtype, the final state in the compute dtype.
     """
     _check_inputs(x, delta, A, B, C, D, z, initial_state, delta_bias)
     if engine not in ENGINES:
@@ -95,6 +98,11 @@ def selective_scan(
         chunk_size = auto_chunk_size(x.shape[0], x.shape[2], A.shape[1])
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    work = compute_dtype(x, delta, A, B, C, D, z, initial_state, delta_bias)
+    out_dtype = x.dtype
+    x, delta, A, B, C, D, z, initial_state, delta_bias = upcast(
+        work, x, delta, A, B, C, D, z, initial_state, delta_bias
+    )
     if delta_bias is not None:
         delta = delta + delta_bias
     if delta_softplus:
@@ -105,7 +113,7 @@ def selective_scan(
         y = y + x * D
     if z is not None:
         y = y * F.silu(z)
-    return ScanResult(y, h)
+    return ScanResult(y.to(out_dtype), h)
 
 
 __all__ = [

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ssm_core.precision import compute_dtype, upcast
 from ssm_core.ssd.chunked import ssd_chunked
 from ssm_core.ssd.ref import segsum, ssd_quadratic, ssd_recurrent
 
@@ -67,19 +68,25 @@ def ssd(
     """Multi-head SSD ``h_t = exp(dt_t A) h_{t-1} + dt_t x_t B_t^T``, ``y_t = h_t C_t``.
 
     ``B``, ``C``: ``(batch, length, groups, d_state)`` shared by ``heads // groups`` heads each.
+    Lower-precision inputs run in float32 (``ssm_core.precision``): ``y`` comes back in ``x``'s
+    dtype, the final state in the compute dtype.
     """
     _check(x, dt, A, B, C, initial_state)
     if form not in FORMS:
         raise ValueError(f"unknown form {form!r}; choose one of {sorted(FORMS)}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    out_dtype = x.dtype
+    x, dt, A, B, C, initial_state = upcast(
+        compute_dtype(x, dt, A, B, C, initial_state), x, dt, A, B, C, initial_state
+    )
     if form == "chunked":
         y, state = ssd_chunked(x, dt, A, B, C, initial_state, chunk_size)
     else:
         rep = x.shape[2] // B.shape[2]
         B, C = B.repeat_interleave(rep, dim=2), C.repeat_interleave(rep, dim=2)
         y, state = FORMS[form](x, dt, A, B, C, initial_state)
-    return SSDResult(y, state)
+    return SSDResult(y.to(out_dtype), state)
 
 
 __all__ = ["FORMS", "SSDResult", "segsum", "ssd", "ssd_chunked", "ssd_quadratic", "ssd_recurrent"]
