@@ -80,14 +80,19 @@ def test_vandermonde_kernel_matches_powers():
 
 
 @pytest.mark.parametrize("block_elements", [2**19, 1, 2 * 2 * 18])  # one, 1-channel, 2+1 blocks
-def test_fft_conv_matches_direct_convolution(block_elements):
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_fft_conv_matches_direct_convolution(block_elements, channels_last):
     g = torch.Generator().manual_seed(1)
     u, K = (
         torch.randn(2, 9, 3, generator=g, dtype=torch.float64),
         torch.randn(3, 9, generator=g, dtype=torch.float64),
     )
     direct = torch.stack([sum(K[:, j] * u[:, t - j] for j in range(t + 1)) for t in range(9)], 1)
-    assert torch.allclose(fft_conv(u, K, block_elements), direct, atol=1e-12)
+    if channels_last:
+        y = fft_conv(u, K, block_elements=block_elements)
+    else:
+        y = fft_conv(u.mT.contiguous(), K, channels_last=False, block_elements=block_elements).mT
+    assert torch.allclose(y, direct, atol=1e-12)
 
 
 @pytest.mark.parametrize("init", ["lin", "inv", "legs"])
@@ -98,6 +103,18 @@ def test_s4d_conv_equals_recurrence(init):
     assert torch.allclose(layer(u, "conv"), layer(u, "recurrent"), atol=1e-10)  # autograd path
     with torch.no_grad():  # the in-place path
         assert torch.allclose(layer(u, "conv"), layer(u, "recurrent"), atol=1e-10)
+
+
+def test_s4d_transposed_layout_equals_channels_last():
+    g = torch.Generator().manual_seed(2)
+    last = S4D(S4DConfig(channels=3, d_state=8), generator=g).double()
+    first = S4D(S4DConfig(channels=3, d_state=8, transposed=True)).double()
+    first.load_state_dict(last.state_dict())
+    u = torch.randn(2, 21, 3, dtype=torch.float64, generator=g)
+    for mode in ("conv", "recurrent"):
+        assert torch.allclose(first(u.mT.contiguous(), mode).mT, last(u, mode), atol=1e-12)
+    with pytest.raises(ValueError, match=r"u must be \(batch, 3, length\)"):
+        first(u)
 
 
 def test_s4d_recurrence_gradients_match_conv():

@@ -200,10 +200,15 @@ def bench_scan(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> 
 def bench_s4d(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> None:
     b, h, n, L = 8, 256, 64, s.s4d_length
     layer = S4D(S4DConfig(channels=h, d_state=n), generator=gen)
+    first = S4D(S4DConfig(channels=h, d_state=n, transposed=True))
+    first.load_state_dict(layer.state_dict())
     u = torch.randn(b, L, h, generator=gen)
+    u_first = u.transpose(1, 2).contiguous()  # (B, H, L)
     cands = {
         "recurrence": lambda: layer(u, "recurrent"),
         "FFT convolution": lambda: layer(u, "conv"),
+        "recurrence, (B, H, L)": lambda: first(u_first, "recurrent"),
+        "FFT convolution, (B, H, L)": lambda: first(u_first, "conv"),
     }
     with torch.no_grad():
         c = report.add(
@@ -215,9 +220,22 @@ def bench_s4d(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> N
             )
         )
         _report_faults(report, "S4D", cands)
-    sp = c.speedup("FFT convolution")
+    for layout, suffix in (("(B, L, H)", ""), ("(B, H, L)", ", (B, H, L)")):
+        report.metric(
+            f"S4D FFT convolution speed-up over recurrence, both {layout}",
+            c.speedup(f"FFT convolution{suffix}") / c.speedup(f"recurrence{suffix}"),
+            "x",
+        )
+    best = {r.name: r.median_s for r in c.rows}
+    sp = min(best["recurrence"], best["recurrence, (B, H, L)"]) / min(
+        best["FFT convolution"], best["FFT convolution, (B, H, L)"]
+    )
     report.metric(
-        "S4D FFT convolution speed-up over recurrence", sp, "x", target=">= 10x", passed=sp >= 10
+        "S4D FFT convolution speed-up over recurrence (fastest of each)",
+        sp,
+        "x",
+        target=">= 10x",
+        passed=sp >= 10,
     )
 
 

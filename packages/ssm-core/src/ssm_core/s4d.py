@@ -47,13 +47,17 @@ def s4d_init(kind: str, n_half: int, dtype: torch.dtype = torch.float64) -> Tens
 @dataclass(frozen=True)
 class S4DConfig:
     """``channels`` H, state size ``d_state`` N (``N/2`` complex modes), init, timescale range:
-    ``log dt ~ U[log dt_min, log dt_max]`` per channel (learnable)."""
+    ``log dt ~ U[log dt_min, log dt_max]`` per channel (learnable). ``transposed``: inputs and
+    outputs are ``(batch, channels, length)``, the S4 reference's layout, in which the FFTs run
+    along contiguous rows (about 2x faster than ``(batch, length, channels)`` at B=8, H=256,
+    L=4096 on one CPU thread)."""
 
     channels: int
     d_state: int = 64
     init: str = "lin"
     dt_min: float = 1e-3
     dt_max: float = 1e-1
+    transposed: bool = False
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.d_state < 2 or self.d_state % 2:
@@ -88,28 +92,33 @@ def vandermonde_kernel(dA: Tensor, CdB: Tensor, length: int, block: int = 64) ->
     return K.reshape(K.shape[0], -1)[:, :length]
 
 
-def fft_conv(u: Tensor, K: Tensor, block_elements: int = 2**19) -> Tensor:
-    """Causal convolution of ``u`` ``(B, L, H)`` with ``K`` ``(H, L)`` by zero-padded FFT.
+def fft_conv(
+    u: Tensor, K: Tensor, *, channels_last: bool = True, block_elements: int = 2**19
+) -> Tensor:
+    """Causal convolution of ``u`` ``(B, L, H)`` (``channels_last``) or ``(B, H, L)`` with
+    ``K`` ``(H, L)`` by zero-padded FFT; the output has ``u``'s shape.
 
     Channels are processed in blocks whose spectra hold about ``block_elements`` complex values,
     so the working set stays in cache and no large buffer is allocated (and page-faulted) per
     call; the FFTs run along the length axis of ``u`` directly, without transposing it.
     """
-    b, L, H = u.shape
+    t_dim, h_dim = (1, 2) if channels_last else (2, 1)
+    L, H = u.shape[t_dim], u.shape[h_dim]
     n = 2 * L
-    Kf = torch.fft.rfft(K, n=n).T  # (n/2+1, H)
-    step = max(1, block_elements // (b * n))
-    if step >= H:
-        return torch.fft.irfft(torch.fft.rfft(u, n=n, dim=1) * Kf, n=n, dim=1)[:, :L]
-    y = u.new_empty(b, L, H)
+    Kf = torch.fft.rfft(K, n=n)  # (H, n/2+1)
+    Kf = Kf.T if channels_last else Kf
+    step = max(1, block_elements // (u.shape[0] * n))
+    y = torch.empty_like(u)
     for h in range(0, H, step):
-        uf = torch.fft.rfft(u[:, :, h : h + step], n=n, dim=1) * Kf[:, h : h + step]
-        y[:, :, h : h + step] = torch.fft.irfft(uf, n=n, dim=1)[:, :L]
+        w = min(step, H - h)
+        uf = torch.fft.rfft(u.narrow(h_dim, h, w), n=n, dim=t_dim) * Kf.narrow(h_dim - 1, h, w)
+        y.narrow(h_dim, h, w).copy_(torch.fft.irfft(uf, n=n, dim=t_dim).narrow(t_dim, 0, L))
     return y
 
 
 class S4D(nn.Module):
-    """S4D layer ``(batch, length, channels) -> (batch, length, channels)`` (no mixing/nonlinearity)."""
+    """S4D layer ``(batch, length, channels) -> (batch, length, channels)`` (no mixing or
+    nonlinearity); ``(batch, channels, length)`` both ways with ``config.transposed``."""
 
     def __init__(self, config: S4DConfig, *, generator: torch.Generator | None = None):
         super().__init__()
@@ -137,15 +146,20 @@ class S4D(nn.Module):
 
     def forward(self, u: Tensor, mode: str = "conv") -> Tensor:
         """``mode="conv"``: FFT convolution with the kernel; ``"recurrent"``: state stepping."""
-        if u.ndim != 3 or u.shape[-1] != self.config.channels:
-            raise ValueError(
-                f"u must be (batch, length, {self.config.channels}), got {tuple(u.shape)}"
+        c = self.config
+        h_dim = 1 if c.transposed else 2
+        if u.ndim != 3 or u.shape[h_dim] != c.channels:
+            layout = (
+                f"batch, {c.channels}, length" if c.transposed else f"batch, length, {c.channels}"
             )
+            raise ValueError(f"u must be ({layout}), got {tuple(u.shape)}")
         if mode == "conv":  # the skip D u is folded into the kernel's first tap
-            K = self.kernel(u.shape[1])
+            K = self.kernel(u.shape[3 - h_dim])
             K = torch.cat([K[:, :1] + self.D[:, None], K[:, 1:]], dim=1)
-            return fft_conv(u, K.to(u.dtype))
+            return fft_conv(u, K.to(u.dtype), channels_last=not c.transposed)
         if mode == "recurrent":
+            if c.transposed:
+                return (self._recurrent(u.transpose(1, 2)) + u.transpose(1, 2) * self.D).mT
             return self._recurrent(u) + u * self.D
         raise ValueError(f"unknown mode {mode!r}; choose 'conv' or 'recurrent'")
 
