@@ -39,26 +39,30 @@ def decay_matrix(cum: Tensor) -> Tensor:
     return (cum[..., :, None] - cum[..., None, :]).masked_fill_(upper, -math.inf).exp2_()
 
 
-def _pass_states(chunk_states: Tensor, decay: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
-    """States at each chunk start ``(b, g, c, r, p, n)`` and the final state ``(b, g, r, p, n)``.
+def _carry(Cg: Tensor, chunk_states: Tensor, decay: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+    """Outputs of the state carried into each chunk, ``C_k s_k^T`` ``(b, g, c, T, r*p)``, and
+    the final state ``(b, g, r, p, n)``, where ``s_{k+1} = decay_k s_k + chunk_states_k``.
 
-    ``s_{k+1} = decay_k s_k + chunk_states_k``. Without autograd each step is one ``addcmul``
-    written straight into the output buffer; with it, the same recursion out of place.
+    ``Cg`` ``(b, g, c, T, n)``, ``chunk_states`` ``(b, g, c, r, p, n)``, ``decay``
+    ``(b, g, c, r, 1, 1)``, ``h0`` ``(b, g, r, p, n)``. Each chunk's product is taken as soon as
+    its starting state exists, while that state is in cache, so the states of all chunks are
+    never stored. Without autograd the state is updated in place by one ``addcmul`` per chunk
+    and the products are written into the output buffer; with it, the same out of place.
     """
-    c = chunk_states.shape[2]
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (chunk_states, decay, h0)):
-        starts, state = [], h0
+    b, g, c, T, n = Cg.shape
+    rp = chunk_states.shape[3] * chunk_states.shape[4]
+    tensors = (Cg, chunk_states, decay, h0)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        outs, state = [], h0
         for k in range(c):
-            starts.append(state)
+            outs.append(Cg[:, :, k] @ state.reshape(b, g, rp, n).transpose(-1, -2))
             state = torch.addcmul(chunk_states[:, :, k], decay[:, :, k], state)
-        return torch.stack(starts, 2), state
-    states = chunk_states.new_empty(*chunk_states.shape[:2], c + 1, *chunk_states.shape[3:])
-    states[:, :, 0] = h0
+        return torch.stack(outs, 2), state
+    y, state = Cg.new_empty(b, g, c, T, rp), h0.clone()
     for k in range(c):
-        torch.addcmul(
-            chunk_states[:, :, k], decay[:, :, k], states[:, :, k], out=states[:, :, k + 1]
-        )
-    return states[:, :, :c], states[:, :, c]
+        torch.matmul(Cg[:, :, k], state.reshape(b, g, rp, n).transpose(-1, -2), out=y[:, :, k])
+        torch.addcmul(chunk_states[:, :, k], decay[:, :, k], state, out=state)
+    return y, state
 
 
 def ssd_chunked(
@@ -88,7 +92,7 @@ def ssd_chunked(
     dA = (dt * (A * LOG2E)).reshape(b, c, T, g, r).permute(0, 3, 4, 1, 2)  # log2 decays
     cum = dA.cumsum(-1)  # (b, g, r, c, T), <= 0
 
-    # 1. intra-chunk scores C B^T o L, C B^T once per group (applied to dt x in step 4)
+    # 1. intra-chunk scores C B^T o L, C B^T once per group (applied to dt x at the end)
     scores = (Cg @ Bg.transpose(-1, -2))[:, :, None] * decay_matrix(cum)  # (b,g,r,c,T,T)
 
     # 2. each chunk's own contribution to the state at its end, per group: (b, g, c, r*p, n)
@@ -96,15 +100,13 @@ def ssd_chunked(
     weighted = (xdt * to_end[..., None]).reshape(b, g, c, T, r * p)
     chunk_states = weighted.transpose(-1, -2) @ Bg
 
-    # 3. pass states across chunks (a loop of c steps on small tensors)
+    # 3.+4. pass states across chunks (a loop of c steps) and, chunk by chunk, the outputs of
+    # each chunk's starting state: C once per group, (b, g, c, T, r*p)
     h0 = x.new_zeros(b, h, p, n) if h0 is None else h0
     chunk_decay = torch.exp2(cum[..., -1]).transpose(2, 3)[..., None, None]  # (b, g, c, r, 1, 1)
-    starts, state = _pass_states(
-        chunk_states.reshape(b, g, c, r, p, n), chunk_decay, h0.reshape(b, g, r, p, n)
+    carried, state = _carry(
+        Cg, chunk_states.reshape(b, g, c, r, p, n), chunk_decay, h0.reshape(b, g, r, p, n)
     )
-
-    # 4. contribution of each chunk's starting state to its outputs: C once per group
-    carried = Cg @ starts.reshape(b, g, c, r * p, n).transpose(-1, -2)  # (b, g, c, T, r*p)
     # decay and intra-chunk outputs (1.) are applied in place, head by head, reading the inputs
     # through strided views, so no other full-size temporary or copy is made
     y = carried.reshape(b, g, c, T, r, p)
