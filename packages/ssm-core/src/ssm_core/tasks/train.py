@@ -50,7 +50,8 @@ class TaskResult:
     induction); ``loss`` (nats) and ``baseline_loss`` of the add-one estimator (Markov);
     ``extrapolation``: {length factor: accuracy or loss}; ``history``: training losses;
     ``curve``: ``(step, accuracy or loss)`` every ``config.eval_every`` steps, on held-out
-    batches of ``config.batch`` sequences."""
+    batches of ``config.batch`` sequences; ``curve_seconds``: wall time since the start of
+    training at each curve point (evaluations included)."""
 
     config: TaskConfig
     accuracy: float | None
@@ -60,6 +61,7 @@ class TaskResult:
     seconds: float
     history: list[float] = field(default_factory=list)
     curve: list[tuple[int, float]] = field(default_factory=list)
+    curve_seconds: list[float] = field(default_factory=list)
 
     def summary(self) -> str:
         c = self.config
@@ -119,6 +121,7 @@ def _train(config: TaskConfig, progress: bool | None) -> TaskResult:
     markov = isinstance(task, MarkovICL)
     history: list[float] = []
     curve: list[tuple[int, float]] = []
+    curve_seconds: list[float] = []
     start = time.perf_counter()
     bar = progress_bar(
         range(config.steps),
@@ -140,6 +143,7 @@ def _train(config: TaskConfig, progress: bool | None) -> TaskResult:
         if config.eval_every and (step + 1) % config.eval_every == 0:
             l_c, a_c = _evaluate(model, task, config.batch, curve_gen, _base_length(task))
             curve.append((step + 1, l_c if markov else a_c))
+            curve_seconds.append(time.perf_counter() - start)
             bar.set_postfix(loss=f"{history[-1]:.3f}", eval=f"{curve[-1][1]:.3f}")
     seconds = time.perf_counter() - start
     model.eval()
@@ -157,4 +161,6 @@ def _train(config: TaskConfig, progress: bool | None) -> TaskResult:
         tokens, targets = task.sample(config.eval_batch, make_generator(config.seed + 1), base)
         baseline = add_beta_loss(tokens, targets, task.states, 1.0)
     acc_out = None if markov else acc
-    return TaskResult(config, acc_out, loss, baseline, extrap, seconds, history, curve)
+    return TaskResult(
+        config, acc_out, loss, baseline, extrap, seconds, history, curve, curve_seconds
+    )
