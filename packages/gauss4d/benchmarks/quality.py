@@ -1,7 +1,7 @@
 """The quality benchmark of the issue on the synthetic dynamic scene (run it alone, 1 thread):
 
     python benchmarks/quality.py --size 64     # 100 train / 20 held-out times, <= 10 CPU min
-    python benchmarks/quality.py --size 128    # the long run (about 30 CPU min)
+    python benchmarks/quality.py --size 128    # 200 train / 20 held-out times, <= 30 CPU min
 
 4D-GS against its own static coarse stage on held-out times seen from new cameras, training
 PSNR over all training frames, CPU time of the training alone (evaluations excluded). Held-out
@@ -38,6 +38,10 @@ HERE = Path(__file__).resolve().parent
 
 # The library presets (documented in gauss4d.train.presets).
 CONFIGS = {64: PRESETS["synthetic64"], 128: PRESETS["synthetic128"]}
+# Training times per size: the issue fixes 100 at 64^2; at 128^2 it fixes none, and with one
+# camera per time (monocular, as D-NeRF) 200 times give twice the views: held-out 26.4 dB vs
+# 24.3 dB with 100 at the same 9000 steps (README). 200 is the top of the issue's 50-200 range.
+TRAIN_TIMES = {64: 100, 128: 200}
 
 
 def _plot(curve: list[dict], history: list[dict], coarse: int, path: Path) -> None:
@@ -81,7 +85,9 @@ def run(
     scene = work / "scene"
     make_scene(
         scene,
-        SceneConfig(n_train_times=100, n_test_times=20, width=size, height=size, seed=seed),
+        SceneConfig(
+            n_train_times=TRAIN_TIMES[size], n_test_times=20, width=size, height=size, seed=seed
+        ),
     )
     data, test = load_dnerf(scene, "train"), load_dnerf(scene, "test")
     report = BenchmarkReport("gauss4d")
@@ -103,7 +109,7 @@ def run(
         curve.append(point)
         print(point, f"load {os.getloadavg()[0]:.1f}", flush=True)
     dyn, sta, tr = evaluate(res.model, test), evaluate(res.static, test), evaluate(res.model, data)
-    tag = f"{size}^2, 100 train / 20 held-out times, {cfg.total_iters} steps"
+    tag = f"{size}^2, {TRAIN_TIMES[size]} train / 20 held-out times, {cfg.total_iters} steps"
     report.metric(f"held-out PSNR 4D ({tag})", dyn.psnr, "dB")
     report.metric("held-out PSNR static coarse stage", sta.psnr, "dB")
     report.metric("training-frame PSNR 4D", tr.psnr, "dB")
