@@ -6,7 +6,7 @@ transmittance 1e-4 and the EWA Jacobian clamped at 1.3 times the half field of v
 ``eps2d`` is our ``dilation`` and ``near_plane`` our ``near``. Both put pixel centres at
 ``(j + 0.5, i + 0.5)`` and use OpenCV world-to-camera matrices. Depth is the accumulated
 ``sum_i w_i z_i`` (gsplat's "RGB+D"), and the background is composited here with the final
-transmittance, as ours does. ``tests/test_gsplat_backend.py`` checks agreement with ours where
+transmittance, as ours does. ``tests/test_gpu.py`` checks agreement with ours where
 CUDA and gsplat are present.
 """
 
