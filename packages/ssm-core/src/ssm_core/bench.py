@@ -4,6 +4,10 @@
 2. S6 scan engines, forward and forward+backward, with peak memory (and ``mambapy`` if installed).
 3. S4D convolution (FFT) vs recurrence.
 4. Mamba LM decoding: step mode vs re-running the forward on the growing prefix.
+
+Inputs are drawn on the CPU from the seeded generator and moved to ``device``; on CUDA the
+timings synchronise the device, peak memory is ``torch.cuda.max_memory_allocated`` above the
+inputs, and page faults (a CPU allocator matter) are not reported.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from accelerator_utils import (
     limit_threads,
     make_generator,
     page_faults_per_call,
+    resolve_device,
     retain_freed_memory,
+    synchronize,
     thread_info,
 )
 from accelerator_utils import progress as progress_bar
@@ -55,12 +61,15 @@ def _relative_error(a: torch.Tensor, ref: torch.Tensor) -> float:
     return float((a.double() - ref).abs().max() / ref.abs().max())
 
 
-def bench_ssd(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> None:
+def bench_ssd(
+    report: BenchmarkReport, s: BenchSizes, gen: torch.Generator, device: torch.device
+) -> None:
     b, L, h, p, n = 1, s.ssd_length, 8, 64, 64
     x = torch.randn(b, L, h, p, generator=gen)
     dt = torch.rand(b, L, h, generator=gen) * 0.1 + 0.01
     A = -(torch.rand(h, generator=gen) + 0.5)
     B, C = torch.randn(b, L, 1, n, generator=gen), torch.randn(b, L, 1, n, generator=gen)
+    x, dt, A, B, C = (t.to(device) for t in (x, dt, A, B, C))
     ref = ssd(x.double(), dt.double(), A.double(), B.double(), C.double(), form="recurrent").y
     cands: dict[str, Callable] = {"recurrent": lambda: ssd(x, dt, A, B, C, form="recurrent")}
     for cs in (32, 64, 128):
@@ -72,18 +81,28 @@ def bench_ssd(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> N
     params = {"B": b, "L": L, "H": h, "P": p, "N": n, "dtype": "float32", "pass": "forward"}
     with torch.no_grad():
         c = report.add(
-            compare(cands, title="SSD chunked vs recurrence", repeats=s.repeats, params=params)
+            compare(
+                cands,
+                title="SSD chunked vs recurrence",
+                repeats=s.repeats,
+                params=params,
+                device=device,
+            )
         )
-        _report_faults(report, "SSD", cands)
+        _report_faults(report, "SSD", cands, device)
     best = max(c.speedup(k) for k in cands if k != "recurrent")
     report.metric(
         "SSD best chunked speed-up over recurrence", best, "x", target=">= 10x", passed=best >= 10
     )
 
 
-def _report_faults(report: BenchmarkReport, label: str, cands: dict[str, Callable]) -> None:
+def _report_faults(
+    report: BenchmarkReport, label: str, cands: dict[str, Callable], device: torch.device
+) -> None:
     """Minor page faults per call of each candidate: where a timing depends on whether the
-    allocator handed memory back to the kernel (see ``retain_freed_memory``)."""
+    allocator handed memory back to the kernel (see ``retain_freed_memory``). CPU only."""
+    if device.type != "cpu":
+        return
     for name, fn in cands.items():
         report.metric(f"{label} page faults per call, {name}", page_faults_per_call(fn, calls=2))
 
@@ -123,12 +142,29 @@ def _peak_worker(engine: str, shape: tuple[int, int, int, int]) -> int:
     return pm.delta_bytes
 
 
-def bench_scan(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> None:
+def _peak_cuda(fn: Callable, inputs: tuple[torch.Tensor, ...]) -> int:
+    """Peak CUDA memory of one forward+backward of ``fn`` above what was allocated before it."""
+    leaves = [t.clone().requires_grad_() for t in inputs]
+    fn(*[t.detach()[:, :64].clone().requires_grad_() if t.ndim == 3 else t for t in leaves])[
+        0
+    ].sum().backward()  # warm-up
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    fn(*leaves)[0].sum().backward()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
+
+
+def bench_scan(
+    report: BenchmarkReport, s: BenchSizes, gen: torch.Generator, device: torch.device
+) -> None:
     b, L, d, n = 1, s.scan_length, 256, 16
     x = torch.randn(b, L, d, generator=gen)
     delta = torch.rand(b, L, d, generator=gen) * 0.1 + 0.001
     A = -torch.rand(d, n, generator=gen) - 0.5
     B, C = torch.randn(b, L, n, generator=gen), torch.randn(b, L, n, generator=gen)
+    x, delta, A, B, C = (t.to(device) for t in (x, delta, A, B, C))
     engines = {
         "reference loop": scan_ref,
         "chunked (ours)": scan_chunked,
@@ -150,6 +186,7 @@ def bench_scan(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> 
                 title="S6 scan forward",
                 repeats=s.repeats,
                 params={**params, "pass": "forward"},
+                device=device,
             )
         )
     both = report.add(
@@ -158,6 +195,7 @@ def bench_scan(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> 
             title="S6 scan forward+backward",
             repeats=s.repeats,
             params={**params, "pass": "fwd+bwd"},
+            device=device,
         )
     )
     for c, tag in ((fwd, "forward"), (both, "fwd+bwd")):
@@ -178,10 +216,13 @@ def bench_scan(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> 
                 target=">= 4x",
                 passed=r >= 4,
             )
-    peaks = {
-        name: in_fresh_process(_peak_worker, name, (b, L, d, n))
-        for name in ("reference loop", "chunked (ours)")
-    }
+    engines_peak = ("reference loop", "chunked (ours)")
+    if device.type == "cuda":
+        peaks = {name: _peak_cuda(engines[name], inputs) for name in engines_peak}
+        where = "torch.cuda.max_memory_allocated above the inputs"
+    else:
+        peaks = {name: in_fresh_process(_peak_worker, name, (b, L, d, n)) for name in engines_peak}
+        where = "each engine in a fresh process (peak RSS above the level after building inputs)"
     for name, peak in peaks.items():
         report.metric(f"S6 fwd+bwd peak memory above inputs, {name}", peak / 2**20, "MiB")
     ratio = peaks["chunked (ours)"] / max(peaks["reference loop"], 1)
@@ -190,19 +231,22 @@ def bench_scan(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> 
         ratio,
         target="<= 0.125",
         passed=ratio <= 0.125,
-        anchor="each engine in a fresh process (peak RSS above the level after building inputs)",
+        anchor=where,
     )
     y64 = scan_ref(*(t.double() for t in inputs))[0]
     err = _relative_error(scan_chunked(*inputs)[0], y64)
     report.metric("S6 chunked fp32 rel. error vs fp64", err, target="<= 1e-5", passed=err <= 1e-5)
 
 
-def bench_s4d(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> None:
+def bench_s4d(
+    report: BenchmarkReport, s: BenchSizes, gen: torch.Generator, device: torch.device
+) -> None:
     b, h, n, L = 8, 256, 64, s.s4d_length
     layer = S4D(S4DConfig(channels=h, d_state=n), generator=gen)
     first = S4D(S4DConfig(channels=h, d_state=n, transposed=True))
     first.load_state_dict(layer.state_dict())
-    u = torch.randn(b, L, h, generator=gen)
+    layer, first = layer.to(device), first.to(device)
+    u = torch.randn(b, L, h, generator=gen).to(device)
     u_first = u.transpose(1, 2).contiguous()  # (B, H, L)
     cands = {
         "recurrence": lambda: layer(u, "recurrent"),
@@ -217,9 +261,10 @@ def bench_s4d(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> N
                 title="S4D convolution vs recurrence",
                 repeats=max(2, s.repeats - 2),
                 params={"B": b, "H": h, "N": n, "L": L, "dtype": "float32"},
+                device=device,
             )
         )
-        _report_faults(report, "S4D", cands)
+        _report_faults(report, "S4D", cands, device)
     for layout, suffix in (("(B, L, H)", ""), ("(B, H, L)", ", (B, H, L)")):
         report.metric(
             f"S4D FFT convolution speed-up over recurrence, both {layout}",
@@ -240,21 +285,31 @@ def bench_s4d(report: BenchmarkReport, s: BenchSizes, gen: torch.Generator) -> N
 
 
 def bench_decode(
-    report: BenchmarkReport, s: BenchSizes, gen: torch.Generator, *, progress: bool | None = None
+    report: BenchmarkReport,
+    s: BenchSizes,
+    gen: torch.Generator,
+    device: torch.device,
+    *,
+    progress: bool | None = None,
 ) -> None:
     with torch.random.fork_rng(devices=[]):  # nn.Linear initialisers use the global generator
         torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
         model = MambaLM(MambaLMConfig(vocab_size=256, d_model=256, n_layers=2)).eval()
-    prompt = torch.randint(0, 256, (1, s.decode_prompt), generator=gen)
+    prompt = torch.randint(0, 256, (1, s.decode_prompt), generator=gen).to(device)
+    model = model.to(device)
     with torch.no_grad():
+        model.generate(prompt[:, :8], 4)  # warm-up (kernels, allocator)
+        synchronize(device)
         t0 = time.perf_counter()
         out = model.generate(prompt, s.decode_new)
+        synchronize(device)
         step_tps = s.decode_new / (time.perf_counter() - t0)
         seq = torch.cat([prompt, out.tokens], 1)
         t0 = time.perf_counter()
         bar = progress_bar(range(s.decode_baseline_new), desc="re-run forward", enabled=progress)
         for i in bar:
             model(seq[:, : s.decode_prompt + i])[:, -1]
+        synchronize(device)
         rerun_tps = s.decode_baseline_new / (time.perf_counter() - t0)
         full = model(seq[:, :-1])[:, s.decode_prompt - 1 :]
     err32 = float((full - out.logits).abs().max() / full.abs().max())
@@ -296,8 +351,9 @@ def run_benchmarks(
     name: str = "ssm-core",
     progress: bool | None = None,
     retain_memory: bool = False,
+    device: torch.device | str = "cpu",
 ) -> BenchmarkReport:
-    """Run the selected benchmarks with ``threads`` pinned; returns the filled report.
+    """Run the selected benchmarks with ``threads`` pinned on ``device``; returns the report.
 
     ``retain_memory`` first calls :func:`accelerator_utils.retain_freed_memory` (process-wide:
     glibc keeps freed blocks), so candidates that allocate per call or per step stop paying
@@ -310,6 +366,7 @@ def run_benchmarks(
     interrupted keeps what it measured.
     """
     gen = make_generator(seed)
+    device = resolve_device(device)
     table = {"ssd": bench_ssd, "scan": bench_scan, "s4d": bench_s4d, "decode": bench_decode}
     unknown = set(which) - set(table)
     if unknown:
@@ -317,13 +374,15 @@ def run_benchmarks(
     with limit_threads(threads):
         report = BenchmarkReport("ssm-core")  # inside, so its header names the pinned threads
         report.metric("threads", threads, anchor=str(thread_info()))
+        if device.type == "cuda":
+            report.metric("device", device.index or 0, anchor=torch.cuda.get_device_name(device))
         allocator = retain_freed_memory().describe() if retain_memory else "glibc defaults"
         report.metric(f"CPU allocator: {allocator}", retain_memory)
         for bench in progress_bar(which, desc="benchmarks", enabled=progress):
             if bench == "decode":
-                bench_decode(report, sizes, gen, progress=progress)
+                bench_decode(report, sizes, gen, device, progress=progress)
             else:
-                table[bench](report, sizes, gen)
+                table[bench](report, sizes, gen, device)
             if out is not None:
                 report.write(out, name)
     return report

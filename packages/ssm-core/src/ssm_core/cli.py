@@ -9,13 +9,17 @@ from pathlib import Path
 
 import torch
 
-from accelerator_utils import hardware_summary, limit_threads
+from accelerator_utils import hardware_summary, limit_threads, resolve_device
 from ssm_core import __version__
 from ssm_core.bench import FULL, QUICK, run_benchmarks
 from ssm_core.tasks import TASKS, TaskConfig, train_task
 
 
 def _bench(args: argparse.Namespace) -> int:
+    try:
+        device = resolve_device(args.device)
+    except RuntimeError as err:  # e.g. CUDA asked for but absent: a usage error here
+        raise ValueError(str(err)) from err
     which = (
         tuple(w.strip() for w in args.only.split(","))
         if args.only
@@ -29,6 +33,7 @@ def _bench(args: argparse.Namespace) -> int:
         progress=args.progress,
         out=args.out,  # written inside the thread pin, so the header names it
         retain_memory=args.retain_freed_memory,
+        device=device,
     )
     print(report.to_markdown())
     print(f"wrote {args.out / 'ssm-core'}.json")
@@ -134,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="glibc keeps freed memory (no page faults from reallocation); recorded in the report",
     )
+    bench.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto [cpu]")
     train = sub.add_parser("train-task", help="train on a synthetic task and report accuracy/loss")
     train.add_argument("task", choices=sorted(TASKS))
     train.add_argument("--model", choices=["mamba", "s4d"], default="mamba")
