@@ -16,7 +16,7 @@ import argparse
 import os
 from pathlib import Path
 
-from accelerator_utils import BenchmarkReport, atomic_write_json
+from accelerator_utils import BenchmarkReport, atomic_write_json, limit_threads
 from ssm_core.tasks import TaskConfig, TaskResult, train_task
 
 FULL_STEPS = {"copy": 2400, "induction": 800, "markov": 1000}  # copy: 1500 got stuck, README
@@ -168,7 +168,8 @@ def main() -> None:
         tag = "" if section != "copy" or args.models == "mamba,s4d" else "-" + args.models
         tag += "" if args.threads == 1 else f"-{args.threads}threads"
         name = f"ssm-core-tasks-{section}{tag}" + ("" if args.full else "-quick")
-        path = report.write(args.out, name)
+        with limit_threads(args.threads):  # the report's header names the threads trained with
+            path = report.write(args.out, name)
         atomic_write_json(args.out / f"{name}-curves.json", curves)
         print(report.to_markdown())
         print(f"wrote {path}")
