@@ -170,8 +170,8 @@ def main() -> None:
         name = f"ssm-core-tasks-{section}{tag}" + ("" if args.full else "-quick")
         with limit_threads(args.threads):  # the report's header names the threads trained with
             path = report.write(args.out, name)
+            print(report.to_markdown())
         atomic_write_json(args.out / f"{name}-curves.json", curves)
-        print(report.to_markdown())
         print(f"wrote {path}")
 
 
