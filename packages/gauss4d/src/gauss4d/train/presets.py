@@ -28,8 +28,8 @@ and say why each value differs:
   Gaussians, 0.2 SSIM in the loss (3D-GS's weight). Capping at 8000 rather than 20k Gaussians
   halves the step time at the same held-out PSNR per step (22.9 vs 22.6 dB at step 4000), so
   the budget buys more steps (with 200 training views: 26.4 dB held-out after 1000 + 8000
-  steps in 20.5 CPU minutes, 27.4 dB after 1000 + 11000); 12000 Gaussians were not better per
-  step (25.4 vs 25.5 dB at step 6000) and slower. A finer HexPlane (64^3 base) was slower and
+  steps in 20.5 CPU minutes, 27.1 dB after 1000 + 10000 in 24.2); 12000 Gaussians were not
+  better per step (25.4 vs 25.5 dB at step 6000) and slower. A finer HexPlane (64^3 base) was slower and
   not better (21.3 dB at step 4000).
 """
 
