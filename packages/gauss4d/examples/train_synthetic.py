@@ -1,7 +1,7 @@
-"""The long quality run (about 30 CPU minutes; run it alone): a 128x128 synthetic dynamic scene,
-100 training times, 20 held-out times with new cameras; 4D-GS vs its static coarse stage.
+"""The long quality run (about 25 CPU minutes; run it alone): a 128x128 synthetic dynamic scene,
+200 training times, 20 held-out times with new cameras; 4D-GS vs its static coarse stage.
 
-    python examples/train_synthetic.py --out runs/synthetic128 [--size 128] [--minutes 30]
+    python examples/train_synthetic.py --out runs/synthetic128 [--size 128] [--threads 2]
 
 Resumable: rerun the same command to continue from ``OUT/run/checkpoint.pt``. Writes
 ``OUT/results.json``, the orbit GIF, PNG grids and the learning curve.
@@ -35,7 +35,7 @@ def main() -> None:
     if not (scene / "transforms_test.json").exists():
         make_scene(
             scene,
-            SceneConfig(n_train_times=100, n_test_times=20, width=args.size, height=args.size),
+            SceneConfig(n_train_times=200, n_test_times=20, width=args.size, height=args.size),
         )
     data, test = load_dnerf(scene, "train"), load_dnerf(scene, "test")
     cfg = preset("synthetic128")  # as benchmarks/quality.py --size 128
