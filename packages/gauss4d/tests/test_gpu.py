@@ -8,13 +8,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gauss4d.data import SceneConfig, load_dnerf, make_scene
-from gauss4d.deformation import DeformationConfig
+from gauss4d.data import load_dnerf
 from gauss4d.evaluate import evaluate
-from gauss4d.hexplane import HexPlaneConfig
 from gauss4d.raster import RasterConfig, rasterize
 from gauss4d.raster.gsplat_backend import check_gsplat_config
-from gauss4d.train import TrainConfig, train
+from gauss4d.train import train
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -79,28 +77,13 @@ def test_gsplat_backend_matches_ours(scene):
 
 
 @cuda
-def test_training_and_evaluation_on_cuda(tmp_path):
-    root = make_scene(
-        tmp_path / "s",
-        SceneConfig(n_train_times=6, n_test_times=2, n_val=1, width=16, height=16, supersample=1),
-    )
-    cfg = TrainConfig(
-        coarse_iters=6,
-        fine_iters=6,
-        n_init=60,
-        sh_degree=1,
-        sh_every=4,
-        densify_from=2,
-        densify_every=2,
-        checkpoint_every=4,
-        log_every=2,
-        deformation=DeformationConfig(HexPlaneConfig(4, (4, 4, 4, 4), (1,)), 16),
-    )
-    data = load_dnerf(root, "train")
+def test_training_and_evaluation_on_cuda(tiny_scene, tiny_cfg, tmp_path):
+    cfg = tiny_cfg(densify_from=2, densify_every=2)
+    data = load_dnerf(tiny_scene, "train")
     gpu = train(data, cfg, tmp_path / "gpu", progress=False, device="cuda")
     assert gpu.model.gaussians.means.device.type == "cuda"
     assert gpu.history[-1]["loss"] < gpu.history[0]["loss"]
-    res = evaluate(gpu.model, load_dnerf(root, "test"))
+    res = evaluate(gpu.model, load_dnerf(tiny_scene, "test"))
     assert res.psnr > 5 and res.fps > 0
     resumed = train(data, cfg, tmp_path / "gpu", progress=False, device="cuda")  # from checkpoint
     assert resumed.model.n_gaussians() == gpu.model.n_gaussians()

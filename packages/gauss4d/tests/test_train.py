@@ -8,11 +8,9 @@ import pytest
 import torch
 
 from gauss4d.camera import orbit_camera
-from gauss4d.data import SceneConfig, load_dnerf, make_scene
+from gauss4d.data import load_dnerf
 from gauss4d.data.dnerf import DNeRFSplit
 from gauss4d.data.synthetic import render_view
-from gauss4d.deformation import DeformationConfig
-from gauss4d.hexplane import HexPlaneConfig
 from gauss4d.metrics import psnr
 from gauss4d.train import TrainConfig, TrainingDiverged, train
 from gauss4d.train.densify import DensifyConfig, GradStats, densify_and_prune, reset_opacity
@@ -100,34 +98,15 @@ def test_clone_small_split_large_and_prune():
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = make_scene(
-        tmp_path_factory.mktemp("s"),
-        SceneConfig(n_train_times=6, n_test_times=2, n_val=1, width=16, height=16, supersample=1),
-    )
-    return load_dnerf(root, "train")
+def tiny_data(tiny_scene):
+    return load_dnerf(tiny_scene, "train")
 
 
-def _cfg(total_coarse=6, fine=6, **kw):
-    base = dict(
-        coarse_iters=total_coarse,
-        fine_iters=fine,
-        n_init=60,
-        sh_degree=1,
-        sh_every=4,
-        densify_from=100,
-        checkpoint_every=4,
-        log_every=2,
-        deformation=DeformationConfig(HexPlaneConfig(4, (4, 4, 4, 4), (1,)), 16),
-    )
-    return TrainConfig(**{**base, **kw})
-
-
-def test_resume_equals_uninterrupted(tiny_data, tmp_path):
+def test_resume_equals_uninterrupted(tiny_data, tmp_path, tiny_cfg):
     torch.set_num_threads(1)
-    straight = train(tiny_data, _cfg(), tmp_path / "a", progress=False)
-    train(tiny_data, _cfg(), tmp_path / "b", progress=False, stop_at=9)  # in the fine stage
-    resumed = train(tiny_data, _cfg(), tmp_path / "b", progress=False)
+    straight = train(tiny_data, tiny_cfg(), tmp_path / "a", progress=False)
+    train(tiny_data, tiny_cfg(), tmp_path / "b", progress=False, stop_at=9)  # in the fine stage
+    resumed = train(tiny_data, tiny_cfg(), tmp_path / "b", progress=False)
     for name, t in straight.model.gaussians.tensors().items():
         torch.testing.assert_close(resumed.model.gaussians.tensors()[name], t, rtol=1e-5, atol=1e-6)
     model, static = load_run(tmp_path / "b")
@@ -135,13 +114,13 @@ def test_resume_equals_uninterrupted(tiny_data, tmp_path):
     torch.testing.assert_close(model.gaussians.means, straight.model.gaussians.means)
 
 
-def test_training_reduces_loss(tiny_data):
-    res = train(tiny_data, _cfg(total_coarse=40, fine=0, lr_opacity=0.05), progress=False)
+def test_training_reduces_loss(tiny_data, tiny_cfg):
+    res = train(tiny_data, tiny_cfg(total_coarse=40, fine=0, lr_opacity=0.05), progress=False)
     assert res.history[-1]["loss"] < res.history[0]["loss"]
 
 
-def test_nan_stops_training_and_keeps_last_good_checkpoint(tiny_data, tmp_path):
-    train(tiny_data, _cfg(fine=0, checkpoint_every=2), tmp_path, progress=False)
+def test_nan_stops_training_and_keeps_last_good_checkpoint(tiny_data, tmp_path, tiny_cfg):
+    train(tiny_data, tiny_cfg(fine=0, checkpoint_every=2), tmp_path, progress=False)
     good = (tmp_path / "checkpoint.pt").read_bytes()
     poisoned = type(tiny_data)(
         tiny_data.images * float("nan"),
@@ -151,12 +130,12 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tiny_data, tmp_path):
         tiny_data.background,
     )
     with pytest.raises(TrainingDiverged, match="last good checkpoint"):
-        train(poisoned, _cfg(fine=4), tmp_path, progress=False)
+        train(poisoned, tiny_cfg(fine=4), tmp_path, progress=False)
     assert (tmp_path / "checkpoint.pt").read_bytes() == good
 
 
-def test_fine_stage_densification_changes_the_count(tiny_data):
-    cfg = _cfg(
+def test_fine_stage_densification_changes_the_count(tiny_data, tiny_cfg):
+    cfg = tiny_cfg(
         total_coarse=4,
         fine=8,
         densify_fine=True,
@@ -235,10 +214,10 @@ def test_overfits_one_image():
     assert psnr(out, image) >= 28.0
 
 
-def test_no_density_control_in_the_last_steps_of_a_stage(tiny_data):
+def test_no_density_control_in_the_last_steps_of_a_stage(tiny_data, tiny_cfg):
     """Clones, splits and opacity resets need optimisation afterwards: none in the final
     ``densify_every`` steps of a stage, even when ``densify_until`` lies beyond it."""
-    cfg = _cfg(
+    cfg = tiny_cfg(
         total_coarse=20,
         fine=0,
         densify_from=0,
