@@ -160,7 +160,7 @@ class S4D(nn.Module):
             return fft_conv(u, K.to(u.dtype), channels_last=not c.transposed)
         if mode == "recurrent":
             if c.transposed:
-                return (self._recurrent(u.transpose(1, 2)) + u.transpose(1, 2) * self.D).mT
+                return (self._recurrent(u.mT) + u.mT * self.D).mT
             return self._recurrent(u) + u * self.D
         raise ValueError(f"unknown mode {mode!r}; choose 'conv' or 'recurrent'")
 
