@@ -57,14 +57,39 @@ def pair_alpha(
     The exponent is clamped to ``[cfg.min_exponent, 0]``: clamped values give alpha < alpha_min
     anyway, and exp() of very negative inputs is slow on x86 (denormals).
     """
-    px = (pixel % width).to(means2d.dtype) + 0.5
-    py = torch.div(pixel, width, rounding_mode="floor").to(means2d.dtype) + 0.5
+    px, py = pixel_centres(pixel, width, means2d.dtype)
     # one gather of the packed per-Gaussian attributes (its gradient: one index_add)
-    g = torch.cat([means2d, conics, opacities[:, None]], 1).index_select(0, gauss)  # (M, 6)
-    dx, dy = px - g[:, 0], py - g[:, 1]
-    power = -0.5 * (g[:, 2] * dx * dx + g[:, 4] * dy * dy) - g[:, 3] * dx * dy
-    alpha = (g[:, 5] * power.clamp(cfg.min_exponent, 0.0).exp()).clamp(max=cfg.alpha_max)
+    g = packed(means2d, conics, opacities).index_select(1, gauss)  # (6, M)
+    alpha = _alpha(g, px, py, cfg)
     return torch.where(alpha >= cfg.alpha_min, alpha, torch.zeros_like(alpha))
+
+
+def pixel_centres(pixel: Tensor, width: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """(x, y) centres ``(col + 0.5, row + 0.5)`` of flat pixel indices, each (M,) of ``dtype``.
+
+    Float arithmetic (float64, exact for any image size) instead of integer division, which is
+    several times slower on CPUs.
+    """
+    flat = pixel.double()
+    row = torch.floor((flat + 0.5) / width)
+    return (flat - row * width + 0.5).to(dtype), (row + 0.5).to(dtype)
+
+
+def packed(means2d: Tensor, *columns: Tensor) -> Tensor:
+    """(K, N) per-Gaussian attributes, one row each: x, y, then the rows of ``columns`` ((N,) or
+    (N, k) tensors, e.g. conics [xx, xy, yy] and opacities). Pairs gather them along dim 1 (and
+    scatter their gradients back with one ``index_add``): contiguous rows are faster on CPUs
+    than the columns of an (N, K) layout."""
+    rows = [means2d.T] + [c[None] if c.ndim == 1 else c.T for c in columns]
+    return torch.cat(rows, 0)
+
+
+def _alpha(g: Tensor, px: Tensor, py: Tensor, cfg: RasterConfig) -> Tensor:
+    """(M,) clamped alpha of gathered ``packed(means2d, conics, opacities)`` rows ``g`` (6, M)
+    at pixel centres, before the alpha_min test."""
+    dx, dy = px - g[0], py - g[1]
+    power = -0.5 * (g[2] * dx * dx + g[4] * dy * dy) - g[3] * dx * dy
+    return (g[5] * power.clamp(cfg.min_exponent, 0.0).exp()).clamp(max=cfg.alpha_max)
 
 
 @torch.no_grad()
@@ -79,45 +104,42 @@ def enumerate_pairs(
 
     Gaussians are enumerated in depth order and the pairs stably sorted by pixel, so each pixel's
     pairs are contiguous and front to back. Work is chunked over Gaussians to keep temporaries
-    below ``chunk_pairs`` box pairs.
+    below ``chunk_pairs`` box pairs. Pair lists are built and sorted as int32 (faster than int64)
+    and returned as int64 (CPU ``index_add`` is several times slower with int32 indices).
     """
     cfg = cfg or RasterConfig()
     x0, x1, y0, y1 = pixel_boxes(proj, width, height)
     widths = x1 - x0 + 1
     counts = widths.clamp(min=0) * (y1 - y0 + 1).clamp(min=0)
-    boxes = torch.stack([x0, widths, y0], 1)  # (N, 3), gathered per pair below
+    attrs = packed(proj.means2d, proj.conics, proj.opacities)
+    boxes = torch.stack([x0, widths, y0], 1).double()  # (N, 3), gathered per pair below
     order = torch.argsort(proj.depths.detach(), stable=True)
     order = order[counts[order] > 0]
     pixels, gausses, alphas, boxed = [], [], [], 0
     for ids in _chunks_by_count(order, counts[order], chunk_pairs):
         c = counts[ids]
-        gid = torch.repeat_interleave(ids, c)
-        local = torch.arange(gid.shape[0], device=gid.device) - torch.repeat_interleave(
-            torch.cumsum(c, 0) - c, c
-        )
+        gid = torch.repeat_interleave(ids.int(), c)
+        # position of each pair inside its box (row-major), in exact float64 integer arithmetic
+        first = torch.repeat_interleave((torch.cumsum(c, 0) - c).double(), c)
+        local = torch.arange(gid.shape[0], dtype=torch.float64, device=gid.device) - first
         box = boxes.index_select(0, gid)  # (m, 3): x0, width, y0
-        w = box[:, 1]
-        pix = (box[:, 2] + local // w) * width + box[:, 0] + local % w
-        alpha = pair_alpha(
-            proj.means2d.detach(),
-            proj.conics.detach(),
-            proj.opacities.detach(),
-            pix,
-            gid,
-            width,
-            cfg,
+        row = torch.floor((local + 0.5) / box[:, 1])
+        col = box[:, 0] + local - row * box[:, 1]
+        row = row + box[:, 2]
+        alpha = _alpha(
+            attrs.index_select(1, gid), (col + 0.5).to(attrs), (row + 0.5).to(attrs), cfg
         )
-        keep = alpha > 0
-        pixels.append(pix[keep])
-        gausses.append(gid[keep])
-        alphas.append(alpha[keep])
+        keep = (alpha >= cfg.alpha_min).nonzero().squeeze(1)
+        pixels.append((row.index_select(0, keep) * width + col.index_select(0, keep)).int())
+        gausses.append(gid.index_select(0, keep))
+        alphas.append(alpha.index_select(0, keep))
         boxed += gid.shape[0]
     if not pixels:
         empty = torch.zeros(0, dtype=torch.long, device=proj.means2d.device)
         return Pairs(empty, empty, 0, proj.means2d.new_zeros(0))
-    pixel = torch.cat(pixels)
-    pixel, perm = torch.sort(pixel, stable=True)
-    return Pairs(pixel, torch.cat(gausses)[perm], boxed, torch.cat(alphas)[perm])
+    pixel, perm = torch.sort(torch.cat(pixels), stable=True)
+    gauss = torch.cat(gausses).index_select(0, perm)
+    return Pairs(pixel.long(), gauss.long(), boxed, torch.cat(alphas).index_select(0, perm))
 
 
 def _chunks_by_count(ids: Tensor, counts: Tensor, limit: int) -> list[Tensor]:
