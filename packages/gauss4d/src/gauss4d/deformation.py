@@ -32,7 +32,7 @@ def _head(hidden: int, out: int) -> nn.Sequential:
     last = nn.Linear(hidden, out)
     nn.init.zeros_(last.weight)
     nn.init.zeros_(last.bias)
-    return nn.Sequential(nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), last)
+    return nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), last)
 
 
 class DeformationField(nn.Module):
@@ -66,7 +66,7 @@ class DeformationField(nn.Module):
     def deltas(self, means: Tensor, t: float) -> tuple[Tensor, Tensor, Tensor]:
         """(N, 3) Delta position, (N, 3) Delta log-scale, (N, 4) rotation delta at time t."""
         times = torch.full((means.shape[0],), float(t), dtype=means.dtype, device=means.device)
-        h = self.trunk(self.encoder(means, times))
+        h = torch.relu(self.trunk(self.encoder(means, times)))  # shared by the three heads
         return self.d_position(h), self.d_scale(h), self.d_rotation(h)
 
     def forward(self, g: Gaussians, t: float) -> Gaussians:
