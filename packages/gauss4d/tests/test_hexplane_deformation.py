@@ -45,3 +45,17 @@ def test_deformation_starts_as_identity_and_keeps_unit_quaternions():
     moved = field(g, 0.7)
     assert (moved.means - g.means).abs().max() > 1e-3
     torch.testing.assert_close(moved.quats.norm(dim=-1), torch.ones(20))
+
+
+def test_colour_head_moves_only_the_degree_zero_sh_and_starts_as_identity():
+    g = init_random(20, 1.0, sh_degree=1, generator=torch.Generator().manual_seed(0))
+    hexplane = HexPlaneConfig(4, (4, 4, 4, 4), (1,))
+    field = DeformationField(DeformationConfig(hexplane, 16, color=True), BOX)
+    torch.testing.assert_close(field(g, 0.3).sh, g.sh)  # zero-initialised head
+    with torch.no_grad():
+        field.d_color[-1].bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    sh = field(g, 0.3).sh
+    torch.testing.assert_close(sh[:, 0] - g.sh[:, 0], torch.tensor([0.1, -0.2, 0.3]).expand(20, 3))
+    torch.testing.assert_close(sh[:, 1:], g.sh[:, 1:])
+    plain = DeformationField(DeformationConfig(hexplane, 16), BOX)
+    assert plain.d_color is None and not any("d_color" in k for k in plain.state_dict())

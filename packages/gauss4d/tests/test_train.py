@@ -11,6 +11,8 @@ from gauss4d.camera import orbit_camera
 from gauss4d.data import load_dnerf
 from gauss4d.data.dnerf import DNeRFSplit
 from gauss4d.data.synthetic import render_view
+from gauss4d.deformation import DeformationConfig
+from gauss4d.hexplane import HexPlaneConfig
 from gauss4d.metrics import psnr
 from gauss4d.train import TrainConfig, TrainingDiverged, train
 from gauss4d.train.densify import DensifyConfig, GradStats, densify_and_prune, reset_opacity
@@ -102,16 +104,22 @@ def tiny_data(tiny_scene):
     return load_dnerf(tiny_scene, "train")
 
 
-def test_resume_equals_uninterrupted(tiny_data, tmp_path, tiny_cfg):
+@pytest.mark.parametrize("color", [False, True])
+def test_resume_equals_uninterrupted(tiny_data, tmp_path, tiny_cfg, color):
     torch.set_num_threads(1)
-    straight = train(tiny_data, tiny_cfg(), tmp_path / "a", progress=False)
-    train(tiny_data, tiny_cfg(), tmp_path / "b", progress=False, stop_at=9)  # in the fine stage
-    resumed = train(tiny_data, tiny_cfg(), tmp_path / "b", progress=False)
+    deform = DeformationConfig(HexPlaneConfig(4, (4, 4, 4, 4), (1,)), 16, color=color)
+    cfg = tiny_cfg(deformation=deform)
+    straight = train(tiny_data, cfg, tmp_path / "a", progress=False)
+    train(tiny_data, cfg, tmp_path / "b", progress=False, stop_at=9)  # in the fine stage
+    resumed = train(tiny_data, cfg, tmp_path / "b", progress=False)
     for name, t in straight.model.gaussians.tensors().items():
         torch.testing.assert_close(resumed.model.gaussians.tensors()[name], t, rtol=1e-5, atol=1e-6)
     model, static = load_run(tmp_path / "b")
     assert model.deformation is not None and static.deformation is None
+    assert (model.deformation.d_color is not None) == color
     torch.testing.assert_close(model.gaussians.means, straight.model.gaussians.means)
+    with torch.no_grad():
+        torch.testing.assert_close(model.at(0.4).sh, straight.model.at(0.4).sh)
 
 
 def test_training_reduces_loss(tiny_data, tiny_cfg):

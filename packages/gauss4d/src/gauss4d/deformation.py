@@ -4,6 +4,12 @@ Heads predict Delta position (added), Delta log-scale (added) and a rotation del
 choice: the rotation delta is composed multiplicatively, ``q' = q * normalise((1, 0, 0, 0) + d)``,
 so it stays a rotation whatever ``q``'s norm, where the reference code adds quaternions. The last
 layer of every head starts at zero, so the field starts as the identity (the coarse scene).
+
+Optional (``DeformationConfig(color=True)``, off by default as in the paper): a fourth head adds
+a Delta to each Gaussian's view-independent (degree-0) SH colour, for shading that changes with
+time, e.g. a lit surface that turns away from the light. The reference code has a head for all
+SH coefficients behind a flag; the degree-0 term is the part that time-varying diffuse shading
+needs, and it keeps the field independent of the SH degree.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ class DeformationConfig:
     hexplane: HexPlaneConfig = field(default_factory=HexPlaneConfig)
     hidden: int = 64
     depth: int = 1
+    color: bool = False
 
     def __post_init__(self) -> None:
         if self.hidden < 1 or self.depth < 0:
@@ -51,6 +58,7 @@ class DeformationField(nn.Module):
         self.d_position = _head(cfg.hidden, 3)
         self.d_scale = _head(cfg.hidden, 3)
         self.d_rotation = _head(cfg.hidden, 4)
+        self.d_color = _head(cfg.hidden, 3) if cfg.color else None
         self._init_linear(generator)
 
     @torch.no_grad()
@@ -63,14 +71,16 @@ class DeformationField(nn.Module):
                 m.weight.uniform_(-bound, bound, generator=generator)
                 m.bias.uniform_(-bound, bound, generator=generator)
 
-    def deltas(self, means: Tensor, t: float) -> tuple[Tensor, Tensor, Tensor]:
-        """(N, 3) Delta position, (N, 3) Delta log-scale, (N, 4) rotation delta at time t."""
+    def deltas(self, means: Tensor, t: float) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """(N, 3) Delta position, (N, 3) Delta log-scale, (N, 4) rotation delta and (N, 3)
+        Delta degree-0 SH colour (None without the colour head) at time t."""
         times = torch.full((means.shape[0],), float(t), dtype=means.dtype, device=means.device)
-        h = torch.relu(self.trunk(self.encoder(means, times)))  # shared by the three heads
-        return self.d_position(h), self.d_scale(h), self.d_rotation(h)
+        h = torch.relu(self.trunk(self.encoder(means, times)))  # shared by the heads
+        dc = None if self.d_color is None else self.d_color(h)
+        return self.d_position(h), self.d_scale(h), self.d_rotation(h), dc
 
     def forward(self, g: Gaussians, t: float) -> Gaussians:
-        dx, ds, dq = self.deltas(g.means, t)
+        dx, ds, dq, dc = self.deltas(g.means, t)
         identity = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=dq.dtype, device=dq.device)
         q_delta = identity + dq
         q_delta = q_delta / q_delta.norm(dim=-1, keepdim=True)
@@ -79,7 +89,7 @@ class DeformationField(nn.Module):
             g.log_scales + ds,
             quat_multiply(g.unit_quats(), q_delta),
             g.opacity_logits,
-            g.sh,
+            g.sh if dc is None else torch.cat([g.sh[:, :1] + dc[:, None], g.sh[:, 1:]], 1),
         )
 
     def regularisers(self) -> dict[str, Tensor]:
