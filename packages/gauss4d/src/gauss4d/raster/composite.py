@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from gauss4d.raster.config import RasterConfig
-from gauss4d.raster.pairs import packed, pair_alpha, pixel_centres
+from gauss4d.raster.pairs import packed, pair_alpha, pair_exponent, pixel_centres
 
 
 @dataclass
@@ -110,8 +110,7 @@ def composite_vjp(
     px, py = pixel_centres(pixel, width, means2d.dtype)
     # (7 + C, M): x, y, conic xx, xy, yy, opacity, depth, colour of each pair's Gaussian
     g = packed(means2d, conics, opacities, depths, colors).index_select(1, gauss)
-    dx, dy = px - g[0], py - g[1]
-    power = -0.5 * (g[2] * dx * dx + g[4] * dy * dy) - g[3] * dx * dy
+    dx, dy, power = pair_exponent(g, px, py)
     e = power.clamp(cfg.min_exponent, 0.0).exp()
     raw = g[5] * e
     live = (raw >= cfg.alpha_min) & (raw <= cfg.alpha_max)  # where alpha's gradient is raw's

@@ -1,6 +1,6 @@
 """Custom autograd Function: composite without a graph, analytic gradients in backward.
 
-Forward keeps only the inputs and the int32 pair lists, so a training step holds O(pairs)
+Forward keeps only the inputs and the int64 pair lists, so a training step holds O(pairs)
 memory once instead of every intermediate of the compositing graph. Forward reuses the pair
 alphas of the enumeration; backward evaluates them again and applies the closed-form
 gradients of ``composite_vjp`` (tested against autograd through ``composite``).

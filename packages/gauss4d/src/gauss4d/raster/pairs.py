@@ -84,11 +84,18 @@ def packed(means2d: Tensor, *columns: Tensor) -> Tensor:
     return torch.cat(rows, 0)
 
 
+def pair_exponent(g: Tensor, px: Tensor, py: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(dx, dy, power), each (M,): offsets of the pixel centres from the gathered
+    ``packed(means2d, conics, ...)`` rows ``g`` (>= 5, M) and the Gaussian exponent
+    ``-d^T conic d / 2``."""
+    dx, dy = px - g[0], py - g[1]
+    return dx, dy, -0.5 * (g[2] * dx * dx + g[4] * dy * dy) - g[3] * dx * dy
+
+
 def _alpha(g: Tensor, px: Tensor, py: Tensor, cfg: RasterConfig) -> Tensor:
     """(M,) clamped alpha of gathered ``packed(means2d, conics, opacities)`` rows ``g`` (6, M)
     at pixel centres, before the alpha_min test."""
-    dx, dy = px - g[0], py - g[1]
-    power = -0.5 * (g[2] * dx * dx + g[4] * dy * dy) - g[3] * dx * dy
+    power = pair_exponent(g, px, py)[2]
     return (g[5] * power.clamp(cfg.min_exponent, 0.0).exp()).clamp(max=cfg.alpha_max)
 
 
