@@ -95,8 +95,9 @@ def test_mismatched_image_sizes(scene_dir, tmp_path):
 
 
 def test_scene_motion_scales_with_cycles_and_rejects_bad_values():
-    """Half the cycles: the orbiting object is where the full-speed scene had it at half the time."""
-    slow, fast = scene_objects(0.5, 0.5)[0], scene_objects(0.25, 1.0)[0]
-    assert np.allclose(slow["center"], fast["center"]) and np.allclose(slow["rot"], fast["rot"])
+    """Half the cycles: every object is where the full-speed scene had it at half the time."""
+    for slow, fast in zip(scene_objects(0.5, 0.5), scene_objects(0.25, 1.0)):
+        for key in ("center", "rot", "radii"):
+            assert np.allclose(slow[key], fast[key]), key
     with pytest.raises(ValueError, match="cycles"):
         SceneConfig(cycles=0.0)

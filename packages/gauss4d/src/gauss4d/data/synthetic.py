@@ -69,8 +69,8 @@ def _rot_x(angle: float) -> np.ndarray:
 def scene_objects(t: float, cycles: float = DEFAULT_CYCLES) -> list[dict]:
     """The ellipsoids at time ``t`` in [0, 1]: centre, rotation, radii and two checker colours.
 
-    ``cycles``: how many orbits the first object makes over the time span (all motions scale
-    with it)."""
+    ``cycles``: how many orbits the first object makes over the time span; every motion scales
+    with it (the second object turns half as fast as the first orbits)."""
     orbit = 2 * math.pi * cycles * t
     return [
         {
@@ -81,7 +81,7 @@ def scene_objects(t: float, cycles: float = DEFAULT_CYCLES) -> list[dict]:
         },
         {
             "center": np.array([0.0, 0.0, -0.1]),
-            "rot": _rot_z(math.pi * t) @ _rot_x(0.4),
+            "rot": _rot_z(orbit / 2) @ _rot_x(0.4),
             "radii": np.array([0.55 * (1 + 0.3 * math.sin(orbit)), 0.3, 0.25]),
             "colors": (np.array([0.15, 0.35, 0.9]), np.array([0.9, 0.9, 0.95])),
         },
