@@ -5,7 +5,11 @@
 
 Scenes for the rasterizer timings are random "trained-like" Gaussians: means uniform in the
 unit ball, scales log-uniform in [0.005, 0.03] (world units; 1-6 px at 128^2), opacities uniform
-in [0.1, 1], seen from 3.3 units with a 40-degree field of view.
+in [0.1, 1], seen from 3.3 units with a 40-degree field of view. glibc keeps freed memory for
+reuse (``accelerator_utils.retain_freed_memory``, recorded in the report; ``--glibc-defaults``
+turns it off): with the default allocator the baselines' multi-GiB temporaries are handed back
+to the kernel and page-faulted in again on every call, and their timings swing by tens of
+percent between identical runs.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from accelerator_utils import (
     compare,
     in_fresh_process,
     limit_threads,
+    retain_freed_memory,
     thread_info,
 )
 from gauss4d.camera import orbit_camera
@@ -234,11 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--skip-quality", action="store_true")
+    p.add_argument("--glibc-defaults", action="store_true", help="leave glibc's allocator as it is")
     args = p.parse_args(argv)
     full = args.full
     report = BenchmarkReport("gauss4d")
+    allocator = "glibc defaults" if args.glibc_defaults else retain_freed_memory().describe()
     with limit_threads(args.threads):
         report.metric("torch threads", thread_info()["torch_threads"], "")
+        report.metric(f"CPU allocator: {allocator}", allocator != "glibc defaults")
         bench_pairs(report, 5000, 128)
         if full:
             bench_raster(report, 5000, 20000, 128, repeats=5)
