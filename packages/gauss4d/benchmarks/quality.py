@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from accelerator_utils import BenchmarkReport, hardware_summary, limit_threads, retain_freed_memory
+from accelerator_utils import BenchmarkReport, hardware_summary, limit_threads
 from gauss4d.data import SceneConfig, load_dnerf, make_scene
 from gauss4d.evaluate import evaluate
 from gauss4d.outputs import save_grid
@@ -76,7 +76,7 @@ def run(
     work: Path,
     fine_iters: int | None = None,
     seed: int = 0,
-    allocator: str = "glibc defaults",
+    retain_freed: bool = True,
 ) -> BenchmarkReport:
     cfg = dataclasses.replace(CONFIGS[size], seed=seed)
     name = f"{size}" if seed == 0 else f"{size}-seed{seed}"
@@ -93,7 +93,7 @@ def run(
     data, test = load_dnerf(scene, "train"), load_dnerf(scene, "test")
     report = BenchmarkReport("gauss4d")
     report.metric("torch threads", torch.get_num_threads(), "")
-    report.metric(f"CPU allocator: {allocator}", allocator != "glibc defaults")
+    report.use_allocator(retain_freed)
     report.metric("seed (scene cameras and training)", seed, "")
     cpu, wall, step, curve = 0.0, 0.0, 0, []
     while step < cfg.total_iters:
@@ -175,10 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     print(hardware_summary(), flush=True)
-    allocator = "glibc defaults" if args.glibc_defaults else retain_freed_memory().describe()
     with limit_threads(1), tempfile.TemporaryDirectory() as tmp:
         report = run(
-            args.size, args.eval_every, args.out, Path(tmp), args.fine_iters, args.seed, allocator
+            args.size,
+            args.eval_every,
+            args.out,
+            Path(tmp),
+            args.fine_iters,
+            args.seed,
+            retain_freed=not args.glibc_defaults,
         )
     print(report.to_markdown())
     return 0

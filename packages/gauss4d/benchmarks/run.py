@@ -30,7 +30,6 @@ from accelerator_utils import (
     compare,
     in_fresh_process,
     limit_threads,
-    retain_freed_memory,
     thread_info,
 )
 from gauss4d.camera import orbit_camera
@@ -243,10 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     full = args.full
     report = BenchmarkReport("gauss4d")
-    allocator = "glibc defaults" if args.glibc_defaults else retain_freed_memory().describe()
     with limit_threads(args.threads):
         report.metric("torch threads", thread_info()["torch_threads"], "")
-        report.metric(f"CPU allocator: {allocator}", allocator != "glibc defaults")
+        report.use_allocator(not args.glibc_defaults)
         bench_pairs(report, 5000, 128)
         if full:
             bench_raster(report, 5000, 20000, 128, repeats=5)

@@ -29,7 +29,6 @@ from accelerator_utils import (
     make_generator,
     page_faults_per_call,
     resolve_device,
-    retain_freed_memory,
     synchronize,
     thread_info,
 )
@@ -376,8 +375,7 @@ def run_benchmarks(
         report.metric("threads", threads, anchor=str(thread_info()))
         if device.type == "cuda":
             report.metric("device", device.index or 0, anchor=torch.cuda.get_device_name(device))
-        allocator = retain_freed_memory().describe() if retain_memory else "glibc defaults"
-        report.metric(f"CPU allocator: {allocator}", retain_memory)
+        report.use_allocator(retain_memory)
         for bench in progress_bar(which, desc="benchmarks", enabled=progress):
             if bench == "decode":
                 bench_decode(report, sizes, gen, device, progress=progress)

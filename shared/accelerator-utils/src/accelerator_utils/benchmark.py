@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from accelerator_utils.allocator import retain_freed_memory
 from accelerator_utils.device import DeviceLike
 from accelerator_utils.environment import environment, hardware_summary
 from accelerator_utils.io import atomic_write_json, atomic_write_text
@@ -216,6 +217,17 @@ class BenchmarkReport:
                 "anchor": anchor,
             }
         )
+
+    def use_allocator(self, retain_freed: bool) -> bool:
+        """Set up the CPU allocator for the run and record it as a metric: with
+        ``retain_freed``, :func:`retain_freed_memory` (process-wide, irreversible), else the
+        defaults. Returns whether freed memory is retained (False off glibc)."""
+        if not retain_freed:
+            self.metric("CPU allocator: defaults", False, "")
+            return False
+        settings = retain_freed_memory()
+        self.metric(f"CPU allocator: {settings.describe()}", settings.applied, "")
+        return settings.applied
 
     def threads_used(self) -> int | str | None:
         """The torch thread count the comparisons ran with (``"1-2"`` if they differ; None if none)."""
