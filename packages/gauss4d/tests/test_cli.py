@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 from gauss4d.cli import main
 
 
@@ -41,11 +43,13 @@ def test_make_scene_train_eval_render(tmp_path, capsys):
                 "40",
                 "--sh-degree",
                 "1",
+                "--random-background",
             ]
         )
         == 0
     )
     assert (run / "checkpoint.pt").is_file() and (run / "history.json").is_file()
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["config"]["random_background"]
     assert main(["eval", str(run)]) == 0
     scores = json.loads((run / "eval_test.json").read_text())
     assert scores["model"]["n_frames"] == 2 and scores["static"]["n_gaussians"] > 0

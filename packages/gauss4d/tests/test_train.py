@@ -12,14 +12,19 @@ from gauss4d.data import load_dnerf
 from gauss4d.data.dnerf import DNeRFSplit
 from gauss4d.data.synthetic import render_view
 from gauss4d.deformation import DeformationConfig
+from gauss4d.gaussians import Gaussians
 from gauss4d.hexplane import HexPlaneConfig
 from gauss4d.metrics import psnr
+from gauss4d.raster import RasterConfig
+from gauss4d.render import render
+from gauss4d.sh import rgb_to_sh0
 from gauss4d.train import TrainConfig, TrainingDiverged, train
 from gauss4d.train.densify import DensifyConfig, GradStats, densify_and_prune, reset_opacity
 from gauss4d.train.init import init_from_points, init_random
 from gauss4d.train.optim import Adam, GaussianAdam
 from gauss4d.train.trainer import (
     _deform_lrs,
+    _loss,
     _lrs,
     _means_lr,
     _State,
@@ -196,6 +201,36 @@ def test_fine_stage_optimiser_follows_the_deformation_schedule():
     state.set_deform_lrs()
     assert min(lrs.values()) == pytest.approx(2 * cfg.lr_mlp_final)
     assert max(lrs.values()) == pytest.approx(2 * cfg.lr_grid_final)
+
+
+def test_random_background_exposes_background_coloured_matter():
+    """Over a random background the target is recomposited from the frame's alpha: the model
+    that made the frame scores zero loss, and so does one with an opaque white wall behind it
+    when the background is white, but not when the background is random."""
+    torch.set_num_threads(1)
+    cam = orbit_camera(0.5, 0.4, 3.3, math.radians(40), 16, 16)
+    scene = init_random(20, 0.5, 0, torch.Generator().manual_seed(0))
+    white = torch.ones(3)
+    with torch.no_grad():
+        frame = render(scene, cam, white)
+    data = DNeRFSplit(frame.image[None], frame.alpha[None], torch.tensor([0.5]), [cam], white)
+    wall = Gaussians(
+        means=-0.5 * cam.center[None].float(),  # behind the scene, seen from the camera
+        log_scales=torch.full((1, 3), math.log(3.0)),
+        quats=torch.tensor([[1.0, 0.0, 0.0, 0.0]]),
+        opacity_logits=torch.tensor([6.0]),
+        sh=rgb_to_sh0(white)[None, None],
+    )
+    walled = Gaussians(**{n: torch.cat([t, wall.tensors()[n]]) for n, t in scene.tensors().items()})
+    for random_background in (False, True):
+        cfg = TrainConfig(n_init=4, sh_degree=0, random_background=random_background)
+        losses = []
+        for model in (scene, walled):
+            state = _State(cfg, 1.0, torch.device("cpu"))
+            state.opt = GaussianAdam(model, _lrs(cfg, 1.0))
+            losses.append(_loss(state, data, 0, RasterConfig())[0].item())
+        assert losses[0] < 1e-6
+        assert (losses[1] > 0.05) == random_background, (random_background, losses)
 
 
 def test_overfits_one_image():

@@ -48,6 +48,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-init", type=int, help="initial random Gaussians [3000]")
     p.add_argument("--sh-degree", type=int, help="[3]")
     p.add_argument("--lambda-ssim", type=float, help="[0]")
+    p.add_argument(
+        "--random-background",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="composite each training frame over a random colour (needs its alpha) [off]",
+    )
     p.add_argument("--seed", type=int, help="training seed [0]")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     _add_device_args(p)
@@ -157,6 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "n_init": args.n_init,
         "sh_degree": args.sh_degree,
         "lambda_ssim": args.lambda_ssim,
+        "random_background": args.random_background,
         "seed": args.seed,
     }
     overrides = {k: v for k, v in given.items() if v is not None}

@@ -63,6 +63,12 @@ class TrainConfig:
     cameras (``camera_extent``). Position lr decays exponentially from ``lr_means`` to
     ``lr_means_final`` over the run, grid and MLP lrs from ``lr_grid`` / ``lr_mlp`` to their
     ``_final`` values over the fine stage (4D-GS).
+
+    ``random_background``: each step draws a uniform random background colour, composites the
+    training frame over it with the frame's alpha and renders over it (as Instant-NGP and
+    nerfstudio train on RGBA data). Matter of the dataset's background colour then costs loss,
+    so the Gaussians learn the object's silhouette rather than painting the background, which
+    other viewpoints would see. Needs frames with a meaningful alpha (D-NeRF's RGBA images).
     """
 
     coarse_iters: int = 3000
@@ -92,6 +98,7 @@ class TrainConfig:
     lambda_ssim: float = 0.0
     lambda_plane: float = 2e-4
     lambda_time: float = 1e-3
+    random_background: bool = False
     checkpoint_every: int = 500
     log_every: int = 50
     seed: int = 0
@@ -245,10 +252,14 @@ class _State:
 def _loss(state: _State, data: DNeRFSplit, idx: int, raster: RasterConfig):
     cfg = state.cfg
     cam, t, target = data.cameras[idx], float(data.times[idx]), data.images[idx]
+    background = data.background
+    if cfg.random_background:
+        background = torch.rand(3, generator=state.gen).to(target)
+        target = target + (background - data.background) * (1 - data.alphas[idx, ..., None])
     g = state.opt.gaussians
     if state.deform is not None:
         g = state.deform(g, t)
-    out = render(g, cam, data.background, raster, min(state.step // cfg.sh_every, cfg.sh_degree))
+    out = render(g, cam, background, raster, min(state.step // cfg.sh_every, cfg.sh_degree))
     out.means2d.retain_grad()
     loss = (out.image - target).abs().mean()
     if cfg.lambda_ssim > 0:
