@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     with limit_threads(args.threads):
         report = BenchmarkReport("gnn-explain")
         report.metric("threads", args.threads, "", anchor=str(thread_info()))
+        report.use_allocator(False)  # recorded: glibc's (or the platform's) defaults
         report.metric("load average at start", os.getloadavg()[0], "")
         datasets = list(RECIPES) if full else ["ba-2motifs", "ba-shapes"]
         if args.datasets:

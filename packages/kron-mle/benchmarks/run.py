@@ -293,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "" if args.full else "-quick"
     with limit_threads(args.threads):
         report.metric("torch threads", thread_info()["torch_threads"], "")
+        report.use_allocator(False)  # recorded: glibc's (or the platform's) defaults
         if "B1" in args.only:
             b1 = B1 if args.full else B1[:2]
             rational_vs_flipflop(report, "B1", b1, 100, 1e-10, repeats, Path(args.out), suffix)

@@ -260,6 +260,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with limit_threads(1):
         report.metric("torch threads", thread_info()["torch_threads"], "")
+        report.use_allocator(False)  # recorded: glibc's (or the platform's) defaults
         if args.only in ("latency", "all"):
             latency(report, quick)
         if args.only in ("rsvd", "all"):
