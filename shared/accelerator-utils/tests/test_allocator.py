@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -65,13 +66,15 @@ def test_in_fresh_process_runs_elsewhere_and_returns() -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
 def test_benchmark_report_applies_and_records_the_allocator() -> None:
     code = textwrap.dedent("""
+        import json
         from accelerator_utils import BenchmarkReport
         report = BenchmarkReport("x")
         kept = [report.use_allocator(False), report.use_allocator(True)]
-        print(kept, [(m["name"], m["value"]) for m in report.metrics])
+        print(json.dumps([kept, [[m["name"], m["value"]] for m in report.metrics]]))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    kept, metrics = out.stdout.split("] ", 1)
-    assert kept == "[False, True"
-    assert "('CPU allocator: defaults', False)" in metrics
-    assert "('CPU allocator: glibc, freed memory retained (M_TRIM_THRESHOLD 1024 MiB" in metrics
+    kept, metrics = json.loads(out.stdout)
+    assert kept == [False, True]
+    assert metrics[0] == ["CPU allocator: defaults", False]
+    assert metrics[1][0].startswith("CPU allocator: glibc, freed memory retained (M_TRIM_THRESHOLD")
+    assert metrics[1][1] is True

@@ -33,10 +33,11 @@ and say why each value differs:
   128x128 on one core of the reference machine), the papers' 10x grid/MLP decay, up to 8000
   Gaussians, 0.2 SSIM in the loss (3D-GS's weight), 13 time knots in the HexPlane and the
   deformation field's colour head, and the dataset's fixed background (below). 13 knots are
-  what the 4D-GS D-NeRF configuration uses in effect (25 cells over [-1, 1] fed times in [0, 1]); with 200 monocular frames, 16 frames per
-  knot tie more viewpoints to each knot than 25 knots do: held-out 29.29 vs 28.72 dB at step
-  8000 on seed 1 at the same training PSNR (30.03 vs 29.92 dB); 50 knots were worse (23.5 vs
-  24.0 dB at step 4000, scene before the fix of its central ellipsoid's turn). The colour head
+  what the 4D-GS D-NeRF configuration uses in effect (25 cells over [-1, 1] fed times in
+  [0, 1]); with 200 monocular frames, 16 frames per knot tie more viewpoints to each knot than
+  25 knots do: held-out 29.29 vs 28.72 dB at step 8000 on seed 1 at the same training PSNR
+  (30.03 vs 29.92 dB); 50 knots were worse (23.5 vs 24.0 dB at step 4000, scene before the
+  fix of its central ellipsoid's turn). The colour head
   is there because the synthetic objects turn under a fixed light, so their shading changes
   with time (26.90 vs 26.70 dB held-out with and without it, 27.30 vs 26.94 dB with weaker
   smoothness, scene before the fix). Capping at 8000 rather than 20k Gaussians halves the step
