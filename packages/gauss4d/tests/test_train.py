@@ -127,6 +127,17 @@ def test_resume_equals_uninterrupted(tiny_data, tmp_path, tiny_cfg, color):
         torch.testing.assert_close(model.at(0.4).sh, straight.model.at(0.4).sh)
 
 
+def test_resume_with_another_model_shape_is_a_clear_error(tiny_data, tmp_path, tiny_cfg):
+    train(tiny_data, tiny_cfg(), tmp_path, progress=False, stop_at=8)  # in the fine stage
+    other = DeformationConfig(HexPlaneConfig(4, (4, 4, 4, 8), (1,)), 16)
+    with pytest.raises(ValueError, match=r"deformation=.*new directory"):
+        train(tiny_data, tiny_cfg(deformation=other), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="sh_degree=1, this run asks for 2"):
+        train(tiny_data, tiny_cfg(sh_degree=2), tmp_path, progress=False)
+    longer = train(tiny_data, tiny_cfg(fine=9), tmp_path, progress=False)  # a schedule may grow
+    assert longer.history[-1]["step"] == 15
+
+
 def test_training_reduces_loss(tiny_data, tiny_cfg):
     res = train(tiny_data, tiny_cfg(total_coarse=40, fine=0, lr_opacity=0.05), progress=False)
     assert res.history[-1]["loss"] < res.history[0]["loss"]

@@ -234,6 +234,7 @@ class _State:
 
     def load(self, path: Path) -> None:
         ck = torch.load(path, map_location=self.device, weights_only=False)
+        _check_resumable(ck["config"], asdict(self.cfg), path)
         self.step, self.history = ck["step"], ck["history"]
         self.opt.load_state_dict(ck["opt"])
         self.stats = GradStats(len(self.opt.gaussians), self.device)
@@ -247,6 +248,21 @@ class _State:
 
     def model(self) -> DynamicModel:
         return DynamicModel(self.opt.gaussians.detach(), self.deform)
+
+
+# TrainConfig fields that fix the shapes of a checkpoint's tensors: a run resumes only with the
+# values it was written with (schedules, rates and loss weights may change between calls).
+_SHAPE_FIELDS = ("sh_degree", "deformation")
+
+
+def _check_resumable(saved: dict, current: dict, path: Path) -> None:
+    for name in _SHAPE_FIELDS:
+        if saved.get(name) != current[name]:
+            raise ValueError(
+                f"{path} was written with {name}={saved.get(name)!r}, this run asks for "
+                f"{current[name]!r}: resume with the configuration the run was started with, "
+                "or train into a new directory"
+            )
 
 
 def _loss(state: _State, data: DNeRFSplit, idx: int, raster: RasterConfig):
