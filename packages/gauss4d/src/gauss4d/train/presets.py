@@ -37,10 +37,10 @@ and say why each value differs:
   [0, 1]); with 200 monocular frames, 16 frames per knot tie more viewpoints to each knot than
   25 knots do: held-out 29.29 vs 28.72 dB at step 8000 on seed 1 at the same training PSNR
   (30.03 vs 29.92 dB); 50 knots were worse (23.5 vs 24.0 dB at step 4000, scene before the
-  fix of its central ellipsoid's turn). The colour head
-  is there because the synthetic objects turn under a fixed light, so their shading changes
-  with time (26.90 vs 26.70 dB held-out with and without it, 27.30 vs 26.94 dB with weaker
-  smoothness, scene before the fix). Capping at 8000 rather than 20k Gaussians halves the step
+  fix of its central ellipsoid's turn). The colour head is there because the synthetic
+  objects turn under a fixed light, so their shading changes with time (26.90 vs 26.70 dB
+  held-out with and without it, 27.30 vs 26.94 dB with weaker smoothness, scene before the
+  fix). Capping at 8000 rather than 20k Gaussians halves the step
   time at the same held-out PSNR per step (22.9 vs 22.6 dB at step 4000), so the budget buys
   more steps; 12000 Gaussians were not better per step (25.4 vs 25.5 dB at step 6000 before the
   fix; 27.13 vs 27.42 dB at step 5000 on seed 1 after it) and slower. Measured and not adopted
