@@ -34,11 +34,15 @@ def faults_in_fresh_process(setup: str) -> float:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc and getrusage")
 def test_retained_memory_stops_refaulting() -> None:
-    # 28 MB freed per call. By default glibc's dynamic thresholds (raised by the 4 MB block)
-    # usually trim the heap top each call and the kernel maps ~6700 zeroed 4 KiB pages back
-    # in (in most fresh processes, not all: the lottery this function ends); with freed
-    # memory retained, steady state touches no new pages.
-    assert faults_in_fresh_process("assert retain_freed_memory().applied") < 50
+    # 28 MB freed per call (~6800 pages of 4 KiB). By default glibc's dynamic thresholds
+    # (raised by the 4 MB block) trim the heap top each call in about half of fresh processes
+    # (the lottery this function ends), and the kernel maps ~5800 zeroed pages back in per
+    # call. With freed memory retained, steady state touches 10-30 pages per call (Python's
+    # and torch's small objects; once 88 on a loaded CI machine). Every one of four processes
+    # must stay under a tenth of the pages: a no-op retain_freed_memory fails ~15 in 16 runs.
+    pages = (4_000_000 + 60 * 400_000) // 4096
+    faults = [faults_in_fresh_process("assert retain_freed_memory().applied") for _ in range(4)]
+    assert max(faults) < pages / 10, faults
 
 
 def test_page_faults_per_call_counts_touched_pages() -> None:
