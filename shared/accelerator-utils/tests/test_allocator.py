@@ -26,10 +26,16 @@ print(page_faults_per_call(churn, calls=10))
 """
 
 
+def fresh_python(code: str) -> str:
+    """What ``code`` prints when run by a new interpreter (a fresh allocator state)."""
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
+    )
+    return out.stdout
+
+
 def faults_in_fresh_process(setup: str) -> float:
-    code = textwrap.dedent(CHURN.format(setup=setup))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.split()[-1])
+    return float(fresh_python(CHURN.format(setup=setup)).split()[-1])
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc and getrusage")
@@ -69,15 +75,14 @@ def test_in_fresh_process_runs_elsewhere_and_returns() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
 def test_benchmark_report_applies_and_records_the_allocator() -> None:
-    code = textwrap.dedent("""
+    out = fresh_python("""
         import json
         from accelerator_utils import BenchmarkReport
         report = BenchmarkReport("x")
         kept = [report.use_allocator(False), report.use_allocator(True)]
         print(json.dumps([kept, [[m["name"], m["value"]] for m in report.metrics]]))
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    kept, metrics = json.loads(out.stdout)
+    kept, metrics = json.loads(out)
     assert kept == [False, True]
     assert metrics[0] == ["CPU allocator: defaults", False]
     assert metrics[1][0].startswith("CPU allocator: glibc, freed memory retained (M_TRIM_THRESHOLD")
